@@ -1,0 +1,158 @@
+"""``initlab run`` and ``initlab list``."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from . import app, console as make_console
+
+def _fmt(v, pct: bool = False) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, int):
+        return str(v)
+    if pct:
+        return f"{100 * v:.1f}"
+    if v != v or v in (float("inf"), float("-inf")):
+        return str(v)
+    if v == 0:
+        return "0"
+    return f"{v:.3e}" if abs(v) < 1e-3 or abs(v) >= 1e4 else f"{v:.4f}"
+
+
+TABLE_COLUMNS = [
+    ("layer", "layer", False), ("width", "width", False), ("act_mean", "mean", False),
+    ("act_std", "std", False), ("act_saturated", "sat %", True), ("act_zero", "zero %", True),
+    ("dead_units", "dead", False),
+]
+GRAD_TABLE_COLUMNS = [
+    ("grad_act_std", "std dL/dh", False), ("grad_preact_std", "std dL/dz", False),
+    ("grad_weight_std", "std dL/dW", False), ("grad_weight_ratio", "dW/W", False),
+]
+
+
+def print_run_table(result, console) -> None:
+    from rich.table import Table
+
+    cols = TABLE_COLUMNS + (GRAD_TABLE_COLUMNS if result.config.backward.enabled else [])
+    if result.rows and "predicted_act_std" in result.rows[0]:
+        cols.insert(4, ("predicted_act_std", "theory std", False))
+    t = Table(title=f"{result.config.name}: {result.activation.label()}, {result.initializer}",
+              title_justify="left")
+    for _, head, _ in cols:
+        t.add_column(head, justify="right")
+    first = result.first_nonfinite
+    for r in result.rows:
+        style = "red" if (first["forward"] is not None and r["layer"] >= first["forward"]) else None
+        t.add_row(*[_fmt(r.get(k), pct) for k, _, pct in cols], style=style)
+    console.print(t)
+
+
+def warn_overflow(result, console) -> None:
+    f, b = result.first_nonfinite["forward"], result.first_nonfinite["backward"]
+    if f is not None:
+        console.print(f"[yellow]warning:[/] activations overflow to inf/NaN from layer {f} on "
+                      "(reported, not an error)")
+    if b is not None:
+        console.print(f"[yellow]warning:[/] gradients overflow to inf/NaN from layer {b} downward "
+                      "(reported, not an error)")
+
+
+def parse_sets(items: list[str] | None) -> list[tuple[str, object]]:
+    from ..io.configfile import parse_set
+
+    return [parse_set(s) for s in items or []]
+
+
+@app.command()
+def run(
+    config: Annotated[Path, typer.Argument(help="YAML experiment file.", show_default=False)],
+    seed: Annotated[Optional[int], typer.Option(help="Override the config's seed.")] = None,
+    out: Annotated[Optional[Path], typer.Option(help="Output folder (default results/<name>).")] = None,
+    backward: Annotated[Optional[bool], typer.Option("--backward/--no-backward",
+                                                      help="Run the backward pass too.")] = None,
+    set_: Annotated[Optional[list[str]], typer.Option("--set", metavar="KEY=VALUE",
+                                                       help="Override a config field, e.g. "
+                                                            "network.depth=30 (repeatable).")] = None,
+    save_weights: Annotated[bool, typer.Option("--save-weights",
+                                               help="Also write weights.npz (input, every W and b, "
+                                                    "the loss's draws).")] = False,
+    figures: Annotated[bool, typer.Option("--figures/--no-figures", help="Draw the PNG figures.")] = True,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Do not print the table.")] = False,
+) -> None:
+    """Run one experiment and write its per-layer statistics and figures."""
+    from ..experiment import run as run_experiment
+    from ..io import configfile, results, save
+
+    cfg = configfile.load(config, sets=parse_sets(set_), seed=seed, backward=backward)
+    folder = out or Path("results") / cfg.name
+    results.check_output_dir(folder)
+    t0 = time.perf_counter()
+    result = run_experiment(cfg, save_weights=save_weights)
+    elapsed = time.perf_counter() - t0
+    save.save_run(result, folder, figures=figures, elapsed=elapsed,
+                  command=" ".join(["initlab"] + sys.argv[1:]))
+    console = make_console()
+    if not quiet:
+        print_run_table(result, console)
+    warn_overflow(result, console)
+    console.print(f"wrote {folder}/ ({', '.join(sorted(p.name for p in folder.iterdir()))}) "
+                  f"in {elapsed:.2f} s")
+
+
+list_app = typer.Typer(help="List the registered initializers or activations.", no_args_is_help=True)
+app.add_typer(list_app, name="list")
+
+
+@list_app.command("initializers")
+def list_initializers() -> None:
+    """Every initializer: its formula, parameters and defaults, and source."""
+    from rich.table import Table
+
+    from .. import initializers
+
+    t = Table(title="initializers (weights are (fan_in, fan_out))", title_justify="left", show_lines=False)
+    for head in ("name", "formula", "parameters (defaults)", "source"):
+        t.add_column(head, overflow="fold")
+    for name in initializers.INITIALIZERS:
+        d = initializers.describe(name)
+        params = ", ".join(f"{k}={v}" if v is not _required() else f"{k} (required)"
+                           for k, v in d["params"].items()) or "-"
+        formula = d["formula"] + (f"  [alias of {d['alias_of']}]" if d.get("alias_of") else "")
+        t.add_row(name, formula, params, d["source"])
+    make_console().print(t)
+
+
+def _required():
+    import inspect
+
+    return inspect.Parameter.empty
+
+
+@list_app.command("activations")
+def list_activations() -> None:
+    """Every activation: formula, gains (torch's and variance-preserving), histogram range."""
+    from rich.table import Table
+
+    from .. import activations
+
+    t = Table(title="activations (gain: auto uses torch's gain, else the variance gain)",
+              title_justify="left")
+    for head in ("name", "formula", "torch gain", "variance gain", "histogram range", "saturated if",
+                 "source"):
+        t.add_column(head, overflow="fold")
+    for name in activations.ACTIVATIONS:
+        a = activations.get(name)
+        sat = f"h <= {a.saturation[0]:.4g} or h >= {a.saturation[1]:.4g}" if a.saturation else "-"
+        t.add_row(name + (f" (= {activations.ALIASES[name]})" if name in activations.ALIASES else ""),
+                  a.formula, "-" if a.torch_gain is None else f"{a.torch_gain:.4f}",
+                  f"{a.variance_gain:.4f}", f"[{a.hist_range[0]:.4g}, {a.hist_range[1]:.4g}]", sat,
+                  a.source)
+    make_console().print(t)
+
+

@@ -1,0 +1,42 @@
+"""Config specs -> engine objects: the activation, the weight initializer, the bias.
+
+``gain: auto`` in an initializer spec resolves here to the activation's recommended gain
+(:attr:`initlab.activations.Activation.recommended_gain`), so the initializer module stays a
+pure function of its own parameters.
+"""
+
+from __future__ import annotations
+
+from . import activations, initializers
+from .config import Config, Spec
+
+
+def activation(cfg: Config) -> activations.Activation:
+    spec = cfg.network.activation
+    return activations.get(spec.name, **spec.kwargs)
+
+
+def _initializer(spec: Spec, cfg: Config) -> initializers.Initializer:
+    params = spec.kwargs
+    if params.get("gain") == "auto":
+        params["gain"] = activation(cfg).recommended_gain
+    return initializers.get(spec.name, **params)
+
+
+def weight_initializer(cfg: Config) -> initializers.Initializer:
+    return _initializer(cfg.network.initializer, cfg)
+
+
+def bias_initializer(cfg: Config) -> float | initializers.Initializer:
+    """A constant bias, or the initializer that draws bias vectors (shape ``(fan_out,)``)."""
+    b = cfg.network.bias
+    return _initializer(b, cfg) if isinstance(b, Spec) else float(b)
+
+
+def resolve(cfg: Config, path: str):
+    """Resolve the component at the dotted config ``path`` (for validation)."""
+    return {
+        "network.activation": activation,
+        "network.initializer": weight_initializer,
+        "network.bias": bias_initializer,
+    }[path](cfg)

@@ -1,0 +1,212 @@
+"""Config -> result: run one experiment and collect its per-layer statistics. No I/O.
+
+:func:`run` is a pure function of its :class:`~initlab.config.Config` (all randomness comes
+from ``config.seed``); a sweep, a comparison or a training loop calls it, or the lower-level
+passes in :mod:`initlab.network`, directly.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import components, network
+from .activations import Activation
+from .config import Config
+from .errors import ConfigError
+from .stats import Histogram, Histogrammer, moments, saturated_fraction, weight_gradient_moments, zero_stats
+
+FORWARD_COLUMNS = (
+    "layer", "width", "preact_mean", "preact_std", "act_mean", "act_std", "act_saturated",
+    "act_zero", "dead_units", "act_nonfinite",
+)
+BACKWARD_COLUMNS = (
+    "grad_act_std", "grad_preact_std", "grad_weight_std", "grad_weight_ratio", "grad_nonfinite",
+)
+# How far the gradient histograms reach, in units of the top gradient's std.
+GRAD_RANGE_STDS = 4.0
+
+
+def columns(backward: bool) -> tuple[str, ...]:
+    return FORWARD_COLUMNS + (BACKWARD_COLUMNS if backward else ())
+
+
+@dataclass
+class RunResult:
+    """Everything one run measured. ``rows[l]`` is layer l (0 = input), keyed by
+    :func:`columns`; missing values are ``None``. Histograms are per layer 1..L (index l-1)."""
+
+    config: Config
+    activation: Activation
+    initializer: str
+    rows: list[dict]
+    act_hist: list[Histogram] | None = None
+    grad_hist: list[Histogram] | None = None
+    loss: float | None = None
+    first_nonfinite: dict = field(default_factory=lambda: {"forward": None, "backward": None})
+    arrays: dict[str, np.ndarray] | None = None
+
+    @property
+    def depth(self) -> int:
+        return len(self.rows) - 1
+
+    @property
+    def overflowed(self) -> bool:
+        return any(v is not None for v in self.first_nonfinite.values())
+
+
+class StatsObserver(network.Observer):
+    """Fills the per-layer rows and histograms as the passes go."""
+
+    def __init__(self, cfg: Config, act: Activation, save: bool):
+        self.activation = act
+        widths = cfg.widths()
+        self.rows = [dict.fromkeys(columns(cfg.backward.enabled)) for _ in widths]
+        for l, w in enumerate(widths):
+            self.rows[l]["layer"] = l
+            self.rows[l]["width"] = w
+        lo, hi = cfg.stats.range or act.hist_range
+        self.hist = Histogrammer(lo, hi, cfg.stats.bins) if cfg.stats.histograms else None
+        self.act_hist: list[Histogram] = []
+        self.grad_hist_maker: Histogrammer | None = None
+        self.grad_hist: dict[int, Histogram] = {}
+        self.first = {"forward": None, "backward": None}
+        self.arrays: dict[str, np.ndarray] | None = {} if save else None
+        self.bins = cfg.stats.bins
+        self.want_hist = cfg.stats.histograms
+
+    def _mark(self, which: str, layer: int, nonfinite: int) -> None:
+        """Remember the first layer, in the pass's own order, with non-finite values."""
+        if nonfinite and self.first[which] is None:
+            self.first[which] = layer
+
+    def input(self, x: np.ndarray) -> None:
+        m = moments(x)
+        zero, dead = zero_stats(x)
+        self.rows[0].update(act_mean=m.mean, act_std=m.std, act_zero=zero, dead_units=dead,
+                            act_nonfinite=m.nonfinite)
+        if self.arrays is not None:
+            self.arrays["input"] = x.copy()
+
+    def parameters(self, layer, w, b):
+        if self.arrays is not None:
+            self.arrays[f"W{layer}"] = w.copy()
+            self.arrays[f"b{layer}"] = np.asarray(b, dtype=w.dtype).copy() if isinstance(b, np.ndarray) \
+                else np.full(w.shape[1], b, dtype=w.dtype)
+
+    def preact(self, layer, z):
+        m = moments(z)
+        self.rows[layer].update(preact_mean=m.mean, preact_std=m.std)
+        self._z_nonfinite = m.nonfinite
+
+    def act(self, layer, h):
+        m = moments(h)
+        zero, dead = zero_stats(h)
+        row = self.rows[layer]
+        row.update(act_mean=m.mean, act_std=m.std, act_zero=zero, dead_units=dead,
+                   act_nonfinite=m.nonfinite, act_saturated=saturated_fraction(h, self.activation.saturation))
+        self._mark("forward", layer, m.nonfinite + self._z_nonfinite)
+        if self.hist is not None:
+            self.act_hist.append(self.hist(h, m.nonfinite))
+
+    def grad_act(self, layer, g):
+        m = moments(g)
+        self.rows[layer].update(grad_act_std=m.std, grad_nonfinite=m.nonfinite)
+        if self.want_hist and self.grad_hist_maker is None:
+            r = GRAD_RANGE_STDS * m.std if math.isfinite(m.std) and m.std > 0 else 1.0
+            self.grad_hist_maker = Histogrammer(-r, r, self.bins)
+        if self.grad_hist_maker is not None and layer > 0:
+            self.grad_hist[layer] = self.grad_hist_maker(g, m.nonfinite)
+        self._mark("backward", layer, m.nonfinite)
+
+    def grad_preact(self, layer, dz):
+        m = moments(dz)
+        self.rows[layer]["grad_preact_std"] = m.std
+        self.rows[layer]["grad_nonfinite"] += m.nonfinite
+        self._mark("backward", layer, m.nonfinite)
+
+    def grad_weight(self, layer, h_prev, dz, w):
+        gw = weight_gradient_moments(h_prev, dz)
+        if gw.nonfinite or not math.isfinite(gw.std):
+            self._mark("backward", layer, 1)
+        ws = moments(w).std
+        self.rows[layer]["grad_weight_std"] = gw.std
+        self.rows[layer]["grad_weight_ratio"] = gw.std / ws if ws > 0 else None
+
+
+def _placed(sampler, path: str):
+    """``sampler`` whose shape-dependent errors (sparse ``nonzero`` > fan_in) name ``path``."""
+    if not callable(sampler):
+        return sampler
+
+    def sample(rng, shape, dtype):
+        try:
+            return sampler(rng, shape, dtype)
+        except ConfigError as e:
+            raise e.at(f"{path}.{e.field}" if e.field else path) from None
+
+    return sample
+
+
+def build_parameters(cfg: Config) -> network.DrawnParameters:
+    """The run's parameters, drawn from its seed (plus the softmax readout when used)."""
+    widths = cfg.widths()
+    if cfg.backward.enabled and cfg.backward.loss == "softmax_ce":
+        widths = widths + (cfg.backward.classes,)
+    return network.DrawnParameters(
+        widths=widths,
+        weight_init=_placed(components.weight_initializer(cfg), "network.initializer"),
+        bias_init=_placed(components.bias_initializer(cfg), "network.bias"),
+        seed=cfg.seed,
+        dtype=np.dtype(cfg.dtype),
+    )
+
+
+def make_input(cfg: Config) -> np.ndarray:
+    i = cfg.input
+    return network.input_batch(cfg.seed, i.batch, i.dim, i.distribution, i.mean, i.std, i.low,
+                               i.high, np.dtype(cfg.dtype))
+
+
+def run(cfg: Config, save_weights: bool = False, params=None) -> RunResult:
+    """Run ``cfg``: forward (streaming) or forward + backward, with every statistic.
+
+    ``params`` overrides where the weights come from (default: drawn from ``cfg.seed``).
+    With ``save_weights`` the result's ``arrays`` hold the input, every W and b and the
+    loss's draws (``weights.npz``).
+    """
+    act = components.activation(cfg)
+    init = components.weight_initializer(cfg)
+    params = params or build_parameters(cfg)
+    x = make_input(cfg)
+    obs = StatsObserver(cfg, act, save_weights)
+    obs.input(x)
+    depth = cfg.network.depth
+    bw = cfg.backward
+    loss = None
+    if not bw.enabled:
+        network.forward(x, params, act, depth, obs)
+    else:
+        tape = network.forward(x, params, act, depth, obs, keep=True)
+        del x
+        h_top = network.activation_from_tape(act, tape, depth)
+        draws = network.draw_loss(bw.loss, cfg.seed, cfg.input.batch, h_top.shape[1], bw.classes,
+                                  np.dtype(cfg.dtype))
+        readout = params.weight(depth + 1) if bw.loss == "softmax_ce" else None
+        loss, g = network.loss_and_gradient(draws, h_top, readout)
+        del h_top
+        if obs.arrays is not None:
+            obs.arrays[f"loss_{bw.loss}"] = draws.draws
+            if readout is not None:
+                obs.arrays["W_readout"] = readout
+        network.backward(tape, params, act, g, obs, nonfinite_from=obs.first["forward"])
+    grad_hist = None
+    if bw.enabled and obs.grad_hist_maker is not None:
+        grad_hist = [obs.grad_hist[l] for l in range(1, depth + 1)]
+    return RunResult(
+        config=cfg, activation=act, initializer=init.label(), rows=obs.rows,
+        act_hist=obs.act_hist if obs.hist is not None else None, grad_hist=grad_hist, loss=loss,
+        first_nonfinite=obs.first, arrays=obs.arrays,
+    )

@@ -1,0 +1,1 @@
+"""Reading configs and writing results: the only part of the engine that touches files."""

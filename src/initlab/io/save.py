@@ -1,0 +1,86 @@
+"""Writing a run's result folder: tables, weights, figures and manifest, all or nothing."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ..config import to_dict
+from ..experiment import RunResult, columns
+from . import results
+
+
+def histogram_data(hists) -> dict | None:
+    """Histograms as plain data (for ``stats.json`` and the figures)."""
+    if not hists:
+        return None
+    return {
+        "edges": [float(e) for e in hists[0].edges],
+        "counts": [[int(c) for c in h.counts] for h in hists],
+        "below": [h.below for h in hists],
+        "above": [h.above for h in hists],
+        "nonfinite": [h.nonfinite for h in hists],
+    }
+
+
+def stats_document(result: RunResult) -> dict:
+    """The ``stats.json`` content: everything needed to redraw the figures."""
+    cfg = result.config
+    return {
+        "schema_version": results.SCHEMA_VERSION,
+        "kind": "run",
+        "config": to_dict(cfg),
+        "activation": result.activation.label(),
+        "initializer": result.initializer,
+        "columns": list(columns(cfg.backward.enabled)),
+        "rows": result.rows,
+        "loss": result.loss,
+        "first_nonfinite": result.first_nonfinite,
+        "histograms": {
+            "act": histogram_data(result.act_hist),
+            "grad": histogram_data(result.grad_hist),
+        },
+    }
+
+
+def summary_markdown(doc: dict) -> str:
+    cfg = doc["config"]
+    net = cfg["network"]
+    head = (f"# {cfg['name']}\n\n{net['depth']} layers x {net['width']}, activation "
+            f"{doc['activation']}, initializer {doc['initializer']}, input {cfg['input']['distribution']} "
+            f"batch {cfg['input']['batch']} x {cfg['input']['dim']}, {cfg['dtype']}, seed {cfg['seed']}\n\n")
+    nf = doc["first_nonfinite"]
+    if nf["forward"] is not None or nf["backward"] is not None:
+        head += f"**Overflow**: first non-finite layer forward {nf['forward']}, backward {nf['backward']}\n\n"
+    return head + results.markdown_table(doc["rows"], doc["columns"])
+
+
+def save_run(result: RunResult, out: str | Path, *, figures: bool = True, elapsed: float | None = None,
+             command: str | None = None) -> Path:
+    """Write ``result`` into ``out`` atomically; returns the folder."""
+    t0 = time.perf_counter()
+    doc = stats_document(result)
+    with results.staged_dir(out) as stage:
+        results.write_text(stage, "stats.csv", results.csv_text(doc["rows"], doc["columns"]))
+        results.write_text(stage, "stats.json", results.json_text(doc))
+        results.write_text(stage, "summary.md", summary_markdown(doc))
+        if result.arrays is not None:
+            with open(stage / "weights.npz", "wb") as f:
+                np.savez(f, **result.arrays)
+        if figures:
+            from ..plots import run_figures
+
+            run_figures.draw_all(doc, stage)
+        extra = {
+            "kind": "run",
+            "name": result.config.name,
+            "seed": result.config.seed,
+            "command": command,
+            "elapsed_seconds": {"run": round(elapsed, 4) if elapsed is not None else None,
+                                "write": round(time.perf_counter() - t0, 4)},
+            "versions": results.versions(),
+        }
+        results.write_text(stage, results.MANIFEST, results.json_text(results.manifest(stage, extra)))
+    return Path(out)

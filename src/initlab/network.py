@@ -1,0 +1,245 @@
+"""The fully connected network: parameters, forward and backward passes (numpy only).
+
+Layer l (1..L) computes ``z_l = h_{l-1} @ W_l + b_l`` and ``h_l = act(z_l)``; ``W_l`` is
+``(fan_in, fan_out)``; ``h_0`` is the input.
+
+Randomness: one ``SeedSequence`` per run, split by *purpose* with fixed spawn keys, so each
+stream is independent of every other setting: the input is ``(0,)``, layer l's weights
+``(1, l)``, its bias ``(2, l)``, the loss's draws ``(3,)``; the softmax readout is layer
+``L + 1``'s weight stream. Toggling backward, histograms or the initializer never shifts the
+input, and a layer's weights can be drawn again at will: the forward pass keeps only the
+current layer in memory and the backward pass stores no weights.
+
+The passes report each layer to an :class:`Observer` instead of computing statistics
+themselves, so the same passes serve statistics, saving weights, sweeps or a training step.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import numpy as np
+
+from .activations import Activation
+
+INPUT, WEIGHT, BIAS, LOSS = 0, 1, 2, 3
+LOSSES = ("random", "mse", "softmax_ce")
+
+Sampler = Callable[[np.random.Generator, tuple, np.dtype], np.ndarray]
+
+
+def stream(seed: int, purpose: int, index: int | None = None) -> np.random.Generator:
+    """The generator for one purpose (and layer) of a run seeded with ``seed``."""
+    key = (purpose,) if index is None else (purpose, index)
+    return np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=key)))
+
+
+@dataclass(frozen=True)
+class DrawnParameters:
+    """Weights and biases drawn on demand from the run's per-layer streams, never stored.
+
+    ``widths`` is ``(n_0, n_1, ..., n_L)``, plus the readout size when a softmax readout is
+    used (then ``weight(L + 1)`` is the readout matrix).
+    """
+
+    widths: tuple[int, ...]
+    weight_init: Sampler
+    bias_init: float | Sampler
+    seed: int
+    dtype: np.dtype
+
+    def weight(self, layer: int) -> np.ndarray:
+        shape = (self.widths[layer - 1], self.widths[layer])
+        return self.weight_init(stream(self.seed, WEIGHT, layer), shape, self.dtype)
+
+    def bias(self, layer: int) -> np.ndarray | float:
+        if callable(self.bias_init):
+            return self.bias_init(stream(self.seed, BIAS, layer), (self.widths[layer],), self.dtype)
+        return float(self.bias_init)
+
+
+@dataclass(frozen=True)
+class FixedParameters:
+    """Weights and biases given as arrays (loaded from ``weights.npz``, transferred, fitted)."""
+
+    weights: Sequence[np.ndarray]  # W_1, ..., W_L[, readout]
+    biases: Sequence[np.ndarray | float]
+
+    @property
+    def widths(self) -> tuple[int, ...]:
+        return (self.weights[0].shape[0],) + tuple(w.shape[1] for w in self.weights)
+
+    def weight(self, layer: int) -> np.ndarray:
+        return self.weights[layer - 1]
+
+    def bias(self, layer: int) -> np.ndarray | float:
+        return self.biases[layer - 1] if layer - 1 < len(self.biases) else 0.0
+
+
+class Observer:
+    """Receives each layer's arrays as the passes produce them. Arrays are only valid during
+    the call (buffers are reused): copy what you keep. Every method is optional."""
+
+    def parameters(self, layer: int, w: np.ndarray, b: np.ndarray | float) -> None: ...
+    def preact(self, layer: int, z: np.ndarray) -> None: ...
+    def act(self, layer: int, h: np.ndarray) -> None: ...
+    def grad_act(self, layer: int, g: np.ndarray) -> None: ...
+    def grad_preact(self, layer: int, dz: np.ndarray) -> None: ...
+    def grad_weight(self, layer: int, h_prev: np.ndarray, dz: np.ndarray, w: np.ndarray) -> None: ...
+
+
+def _add_bias(z: np.ndarray, b: np.ndarray | float) -> None:
+    if isinstance(b, np.ndarray) or b != 0.0:
+        z += b
+
+
+def forward(x: np.ndarray, params, act: Activation, depth: int, observer: Observer = Observer(),
+            keep: bool = False) -> list[np.ndarray]:
+    """Run layers ``1..depth`` on ``x``.
+
+    Streaming (``keep=False``): two reused buffers, the activation applied in place, each
+    weight dropped after its product, so memory does not grow with depth; returns ``[h_L]``.
+    With ``keep=True`` returns the tape the backward pass needs and no more: ``[x, s_1, ...,
+    s_L]`` where ``s_l`` is ``h_l`` when the derivative is computed from the output (tanh,
+    ReLU, ...) and ``z_l`` otherwise (GELU, SiLU, Mish), one array per layer either way.
+    """
+    batch = x.shape[0]
+    widths = params.widths
+    bufs = None
+    if not keep and depth:
+        size = batch * max(widths[1 : depth + 1])
+        bufs = (np.empty(size, dtype=x.dtype), np.empty(size, dtype=x.dtype))
+    tape = [x]
+    h = x
+    with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+        for l in range(1, depth + 1):
+            w = params.weight(l)
+            b = params.bias(l)
+            observer.parameters(l, w, b)
+            if keep:
+                z = h @ w
+            else:
+                z = np.matmul(h, w, out=bufs[l % 2][: batch * w.shape[1]].reshape(batch, w.shape[1]))
+            del w
+            _add_bias(z, b)
+            observer.preact(l, z)
+            if keep and act.deriv_from == "input":
+                tape.append(z)
+                h = act.fn(z)
+            else:
+                h = act.fn(z, out=z)  # z is not needed again
+                if keep:
+                    tape.append(h)
+            observer.act(l, h)
+    return tape if keep else [h.copy()]
+
+
+def activation_from_tape(act: Activation, tape: list[np.ndarray], layer: int) -> np.ndarray:
+    """``h_layer`` from the tape of :func:`forward` (recomputed when the tape holds ``z``)."""
+    if layer == 0 or act.deriv_from == "output":
+        return tape[layer]
+    with np.errstate(over="ignore", invalid="ignore"):
+        return act.fn(tape[layer])
+
+
+@dataclass(frozen=True)
+class LossDraws:
+    """The loss's random draws: the top gradient (random), targets (mse) or labels (softmax)."""
+
+    kind: str
+    draws: np.ndarray
+
+
+def draw_loss(kind: str, seed: int, batch: int, width: int, classes: int, dtype) -> LossDraws:
+    """Draw what the loss needs from the loss stream.
+
+    ``random``: G ~ N(0, 1) of shape (batch, width), the loss is ``sum(h_L * G)``;
+    ``mse``: targets Y ~ N(0, 1), loss ``sum((h_L - Y)^2) / (2 batch)``;
+    ``softmax_ce``: labels uniform on ``classes``, loss the batch-mean cross-entropy of a
+    linear readout ``h_L @ W_out`` (W_out drawn by the weight initializer as layer L + 1).
+    """
+    rng = stream(seed, LOSS)
+    if kind in ("random", "mse"):
+        return LossDraws(kind, rng.standard_normal((batch, width), dtype=dtype))
+    if kind == "softmax_ce":
+        return LossDraws(kind, rng.integers(0, classes, size=batch))
+    raise ValueError(f"unknown loss {kind!r}")
+
+
+def loss_and_gradient(draws: LossDraws, h: np.ndarray, readout: np.ndarray | None = None
+                      ) -> tuple[float, np.ndarray]:
+    """The loss value and dL/dh_L for the top activations ``h`` (see :func:`draw_loss`)."""
+    batch = h.shape[0]
+    with np.errstate(over="ignore", invalid="ignore"):
+        if draws.kind == "random":
+            return float(np.vdot(h, draws.draws)), draws.draws.copy()
+        if draws.kind == "mse":
+            diff = h - draws.draws
+            return float(np.vdot(diff, diff)) / (2 * batch), diff / h.dtype.type(batch)
+        logits = (h @ readout).astype(np.float64)
+        logits -= logits.max(axis=1, keepdims=True)
+        logp = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+        rows = np.arange(batch)
+        loss = -float(logp[rows, draws.draws].mean())
+        dlogits = np.exp(logp)
+        dlogits[rows, draws.draws] -= 1.0
+        dlogits /= batch
+        return loss, (dlogits.astype(h.dtype) @ readout.T)
+
+
+def backward(tape: list[np.ndarray], params, act: Activation, top_grad: np.ndarray,
+             observer: Observer = Observer(), input_grad: bool = True,
+             nonfinite_from: int | None = None) -> np.ndarray | None:
+    """Back-propagate ``top_grad`` = dL/dh_L through the layers recorded in ``tape``.
+
+    Per layer l = L..1: ``dz_l = g_l * act'(z_l)``, ``dW_l = h_{l-1}^T dz_l``,
+    ``g_{l-1} = dz_l W_l^T``. Weights come again from ``params`` (drawn anew from their
+    streams), and each tape entry is released once used, so memory falls as the pass goes.
+    The observer sees ``grad_act(l, g_l)``, ``grad_preact(l, dz_l)`` and
+    ``grad_weight(l, h_{l-1}, dz_l, W_l)``; finally ``grad_act(0, dL/dx)`` when
+    ``input_grad``. Returns dL/dx (or None).
+    """
+    depth = len(tape) - 1
+    g = top_grad
+    with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+        for l in range(depth, 0, -1):
+            observer.grad_act(l, g)
+            dz = act.deriv(tape[l])
+            if nonfinite_from is not None and l >= nonfinite_from:
+                dz[~np.isfinite(tape[l])] = np.nan
+            dz *= g
+            tape[l] = None  # release: dz now holds what layer l contributes
+            observer.grad_preact(l, dz)
+            h_prev = activation_from_tape(act, tape, l - 1)
+            w = params.weight(l)
+            observer.grad_weight(l, h_prev, dz, w)
+            del h_prev
+            if l > 1 or input_grad:
+                g = dz @ w.T
+            del w, dz
+    if input_grad:
+        observer.grad_act(0, g)
+        return g
+    return None
+
+
+def input_batch(seed: int, batch: int, dim: int, distribution: str, mean: float, std: float,
+                low: float | None, high: float | None, dtype) -> np.ndarray:
+    """The input ``h_0`` from the input stream: N(mean, std^2), or uniform on [low, high]
+    (default ``mean -+ sqrt(3) std``: the uniform with that mean and std)."""
+    rng = stream(seed, INPUT)
+    if distribution == "normal":
+        x = rng.standard_normal((batch, dim), dtype=dtype)
+        if std != 1.0:
+            x *= std
+        if mean != 0.0:
+            x += mean
+        return x
+    if low is None:
+        low, high = mean - math.sqrt(3.0) * std, mean + math.sqrt(3.0) * std
+    x = rng.random((batch, dim), dtype=dtype)
+    x *= high - low
+    x += low
+    return x

@@ -1,0 +1,1 @@
+"""Figures (matplotlib is imported here only, inside the functions that draw)."""

@@ -1,0 +1,117 @@
+"""`initlab run` / `list` / `--version` end to end, in-process."""
+
+import csv
+import json
+import subprocess
+import sys
+
+import pytest
+
+from initlab.cli import main
+
+CONFIG = """\
+name: tiny
+seed: 1
+input: {batch: 20, dim: 16}
+network: {depth: 4, width: 16, activation: tanh, initializer: {name: normal, std: 0.3}}
+"""
+
+
+@pytest.fixture
+def cfg(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    p = tmp_path / "tiny.yaml"
+    p.write_text(CONFIG)
+    return p
+
+
+def test_run_writes_every_file(cfg, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "300")
+    assert main(["run", str(cfg), "--backward", "--save-weights"]) == 0
+    out = tmp_path / "results" / "tiny"
+    names = sorted(p.name for p in out.iterdir())
+    assert names == ["gradients.png", "histograms.png", "manifest.json", "stats.csv", "stats.json",
+                     "stats.png", "summary.md", "weights.npz"]
+    rows = list(csv.DictReader(open(out / "stats.csv")))
+    assert [int(r["layer"]) for r in rows] == [0, 1, 2, 3, 4]
+    assert {"preact_mean", "act_std", "act_saturated", "dead_units", "grad_weight_ratio"} <= set(rows[0])
+    doc = json.loads((out / "stats.json").read_text())
+    assert doc["schema_version"] == 1 and doc["config"]["network"]["depth"] == 4
+    man = json.loads((out / "manifest.json").read_text())
+    assert man["seed"] == 1 and set(man["files"]) == set(names) - {"manifest.json"}
+    text = capsys.readouterr().out
+    assert "wrote results/tiny/" in text and "std dL/dW" in text
+
+
+def test_same_seed_gives_byte_identical_tables_and_backward_keeps_forward(cfg, tmp_path):
+    for out, extra in (("a", []), ("b", []), ("c", ["--backward"])):
+        assert main(["run", str(cfg), "--out", out, "--no-figures", "-q"] + extra) == 0
+    for name in ("stats.csv", "stats.json", "summary.md"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+    a = list(csv.DictReader(open(tmp_path / "a" / "stats.csv")))
+    c = list(csv.DictReader(open(tmp_path / "c" / "stats.csv")))
+    assert [{k: r[k] for k in a[0]} for r in c] == a
+
+
+def test_overrides(cfg, tmp_path):
+    assert main(["run", str(cfg), "--set", "network.depth=2", "--set", "network.activation=relu",
+                 "--seed", "5", "--out", "o", "--no-figures", "-q"]) == 0
+    doc = json.loads((tmp_path / "o" / "stats.json").read_text())
+    assert doc["config"]["seed"] == 5 and len(doc["rows"]) == 3 and doc["activation"] == "relu"
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["--set", "network.depht=3"], "did you mean 'depth'"),
+    (["--set", "network.activation=tahn"], "did you mean 'tanh'"),
+    (["--set", "network.initializer.sdt=1"], "did you mean 'std'"),
+    (["--set", "network.width=0"], "network.width"),
+    (["--set", "backward.loss=hinge"], "valid: mse, random, softmax_ce"),
+    (["--sed", "3"], "No such option"),
+])
+def test_bad_input_one_line_exit_2_nothing_written(cfg, tmp_path, capsys, args, needle):
+    assert main(["run", str(cfg)] + args) == 2
+    err = capsys.readouterr().err
+    assert needle in err and err.count("\n") == 1 and "Traceback" not in err
+    assert not (tmp_path / "results").exists()
+
+
+def test_missing_file_and_output_is_a_file(cfg, tmp_path, capsys):
+    assert main(["run", "nope.yaml"]) == 2
+    assert "file not found" in capsys.readouterr().err
+    (tmp_path / "f").write_text("x")
+    assert main(["run", str(cfg), "--out", "f"]) == 2
+    assert "not a folder" in capsys.readouterr().err
+
+
+def test_rerun_replaces_results_atomically(cfg, tmp_path):
+    assert main(["run", str(cfg), "--out", "o", "--no-figures", "-q"]) == 0
+    first = (tmp_path / "o" / "stats.csv").read_text()
+    assert main(["run", str(cfg), "--out", "o", "--no-figures", "-q", "--seed", "9"]) == 0
+    assert (tmp_path / "o" / "stats.csv").read_text() != first
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+
+
+def test_list_and_version(capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "300")
+    assert main(["list", "initializers"]) == 0
+    out = capsys.readouterr().out
+    for name in ("xavier_uniform", "he_normal", "orthogonal", "sparse", "torch_default"):
+        assert name in out
+    assert main(["list", "activations"]) == 0
+    out = capsys.readouterr().out
+    assert "lecun_tanh" in out and "1.6667" in out  # tanh's torch gain 5/3
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.startswith("initlab ")
+
+
+def test_cli_start_imports_no_plotting_or_scipy():
+    code = ("import sys; from initlab.cli import app; "
+            "print(any(m.startswith(('matplotlib', 'scipy')) for m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_console_script_exit_codes(cfg):
+    exe = [sys.executable, "-m", "initlab"]
+    r = subprocess.run(exe + ["run", str(cfg), "--set", "dtype=float16"], capture_output=True, text=True)
+    assert r.returncode == 2 and r.stderr.startswith("initlab: error: dtype") and r.stdout == ""

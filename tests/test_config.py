@@ -1,0 +1,116 @@
+"""Configs: YAML with line numbers, validation with suggestions, precedence, round trip."""
+
+import pytest
+
+from initlab import config
+from initlab.errors import ConfigError
+from initlab.io import configfile
+
+GOOD = """\
+name: demo
+seed: 3
+dtype: float32
+input: {batch: 8, dim: 6, distribution: uniform}
+network:
+  depth: 3
+  width: [5, 4, 3]
+  activation: {name: leaky_relu, negative_slope: 0.2}
+  initializer: {name: xavier_uniform, gain: auto}
+  bias: {name: normal, std: 0.1}
+backward: {enabled: true, loss: softmax_ce, classes: 4}
+stats: {histograms: false, bins: 20, range: [-2, 2]}
+"""
+
+
+def test_full_config_parses_and_round_trips():
+    data, lines = configfile.parse(GOOD)
+    cfg = config.from_dict(data, lines)
+    assert cfg.network.widths == (5, 4, 3) and cfg.widths() == (6, 5, 4, 3)
+    assert cfg.network.activation == config.Spec("leaky_relu", (("negative_slope", 0.2),))
+    assert cfg.stats.range == (-2.0, 2.0)
+    again = config.from_dict(config.to_dict(cfg))
+    assert again == cfg
+    assert configfile.parse(configfile.dump(cfg))[0] == config.to_dict(cfg)
+
+
+def test_defaults_and_name_from_file(tmp_path):
+    p = tmp_path / "my_exp.yaml"
+    p.write_text("network: {depth: 2}\n")
+    cfg = configfile.load(p)
+    assert cfg.name == "my_exp" and cfg.network.depth == 2 and cfg.input.batch == 1000
+
+
+def test_precedence_defaults_file_set_flags():
+    data = {"seed": 1, "network": {"depth": 4}}
+    cfg = config.resolve(data, sets=[("seed", 2), ("network.depth", 5)], seed=7, backward=True)
+    assert cfg.seed == 7 and cfg.network.depth == 5 and cfg.backward.enabled
+
+
+@pytest.mark.parametrize("text,field,line,needle", [
+    ("netwrk: {depth: 3}\n", "netwrk", 1, "did you mean 'network'"),
+    ("network:\n  depht: 3\n", "network.depht", 2, "did you mean 'depth'"),
+    ("network:\n  depth: 3\n  activation: tahn\n", "network.activation", 3, "did you mean 'tanh'"),
+    ("network:\n  initializer: {name: normal, sdt: 1}\n", "network.initializer.sdt", 2, "did you mean 'std'"),
+    ("network:\n  depth: 0\n", "network.depth", 2, ">= 1"),
+    ("network:\n  depth: 2\n  width: [3, 4, 5]\n", "network.width", 3, "2 entries"),
+    ("dtype: float16\n", "dtype", 1, "float32, float64"),
+    ("backward: {loss: hinge}\n", "backward.loss", 1, "mse, random, softmax_ce"),
+    ("input: [1, 2]\n", "input", 1, "must be a mapping"),
+    ("seed: abc\n", "seed", 1, "integer"),
+    ("network: {depth: 2}\nnetwork: {depth: 3}\n", "network", 2, "duplicate key"),
+    ("network: {depth: [1\n", None, None, "malformed YAML"),
+])
+def test_errors_name_field_line_and_choices(text, field, line, needle):
+    with pytest.raises(ConfigError) as ei:
+        data, lines = configfile.parse(text, source="c.yaml")
+        config.from_dict(data, lines)
+    e = ei.value
+    assert needle in str(e)
+    if field:
+        assert e.field == field and e.line == line
+    assert "\n" not in str(e)
+
+
+@pytest.mark.parametrize("dotted,needle", [
+    ("network.depht", "did you mean 'depth'"),
+    ("netwrk.depth", "did you mean 'network'"),
+    ("network", "is a section"),
+    ("seed.x", "has no sub-keys"),
+    ("network.depth.x", "has no sub-key"),
+])
+def test_set_on_missing_key(dotted, needle):
+    with pytest.raises(ConfigError, match=needle):
+        config.apply_set({}, dotted, 1)
+
+
+def test_set_param_under_bare_spec_and_parse_values():
+    d = config.apply_set({"network": {"initializer": "normal"}}, "network.initializer.std", 0.5)
+    assert d["network"]["initializer"] == {"name": "normal", "std": 0.5}
+    assert configfile.parse_set("network.width=[3, 4]") == ("network.width", [3, 4])
+    assert configfile.parse_set("stats.histograms=false") == ("stats.histograms", False)
+    with pytest.raises(ConfigError, match="key=value"):
+        configfile.parse_set("network.depth")
+    with pytest.raises(ConfigError, match="cannot parse"):
+        configfile.parse_set("network.width=[3,")
+
+
+def test_gain_auto_uses_activation_gain():
+    from initlab import components
+
+    cfg = config.resolve({"network": {"activation": "tanh", "initializer": {"name": "xavier", "gain": "auto"}}})
+    assert components.weight_initializer(cfg).params["gain"] == pytest.approx(5 / 3)
+
+
+def test_impossible_sizes():
+    with pytest.raises(ConfigError, match="GiB"):
+        config.resolve({"input": {"batch": 10**8}})
+
+
+def test_sparse_nonzero_larger_than_fan_in_is_a_config_error():
+    from initlab.experiment import run
+
+    cfg = config.resolve({"network": {"initializer": {"name": "sparse", "nonzero": 50}, "width": 20, "depth": 2},
+                          "input": {"dim": 20, "batch": 4}})
+    with pytest.raises(ConfigError, match="nonzero") as ei:
+        run(cfg)
+    assert ei.value.field == "network.initializer.nonzero"
