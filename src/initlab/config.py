@@ -107,6 +107,8 @@ SECTIONS = {"input": InputConfig, "network": NetworkConfig, "backward": Backward
             "stats": StatsConfig}
 SPEC_FIELDS = ("network.activation", "network.initializer", "network.bias")
 TOP_FIELDS = tuple(f.name for f in fields(Config))
+# How errors name the whole document (its dotted path is empty).
+TOP_LABEL = "config"
 
 
 def known_fields() -> dict[str, tuple[str, ...]]:
@@ -127,15 +129,27 @@ class _Ctx:
         self.overridden = overridden
 
     def err(self, path: str, message: str) -> ConfigError:
+        line = self._line(path)
         for o in self.overridden:  # the value came from the command line, not the file
             if path == o or path.startswith(o + "."):
-                return ConfigError(path, f"(from the command line) {message}")
+                return ConfigError(printable(path), f"(from the command line) {printable(message)}")
+        return ConfigError(printable(path) or TOP_LABEL, printable(message), line)
+
+    def _line(self, path: str) -> int | None:
         line = self.lines.get(path)
         p = path
         while line is None and "." in p:  # fall back to the nearest enclosing key's line
             p = p.rsplit(".", 1)[0]
             line = self.lines.get(p)
-        return ConfigError(path, message, line)
+        return line
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters escaped (``\\n``), so every message stays one line."""
+    text = str(text)
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def _type_name(v: Any) -> str:
@@ -182,7 +196,8 @@ def _mapping(ctx: _Ctx, path: str, v: Any, cls) -> dict:
     if v is None:
         return {}
     if not isinstance(v, Mapping):
-        raise ctx.err(path, f"must be a mapping with keys {', '.join(f.name for f in fields(cls))}, "
+        what = "a mapping of sections" if not path else "a mapping"
+        raise ctx.err(path, f"must be {what} with keys {', '.join(f.name for f in fields(cls))}, "
                             f"got {_type_name(v)}")
     valid = [f.name for f in fields(cls)]
     for k in v:
@@ -192,15 +207,31 @@ def _mapping(ctx: _Ctx, path: str, v: Any, cls) -> dict:
     return dict(v)
 
 
+def _registry(path: str) -> tuple[str, dict]:
+    """The kind and registry a spec field names (imported on first use: numpy)."""
+    from . import activations, initializers
+
+    if path == "network.activation":
+        return "activation", activations.ACTIVATIONS
+    return "initializer", initializers.INITIALIZERS
+
+
+def _names(path: str) -> str:
+    kind, registry = _registry(path)
+    names = ", ".join(sorted(registry))
+    return f"a number or an initializer ({names})" if path == "network.bias" else f"an {kind} ({names})"
+
+
 def _spec(ctx: _Ctx, path: str, v: Any) -> Spec:
     if isinstance(v, str):
         return Spec(v)
     if isinstance(v, Mapping):
         if "name" not in v:
-            raise ctx.err(path, "needs a 'name' key (e.g. {name: normal, std: 0.01})")
+            raise ctx.err(path, "needs a 'name' key (e.g. {name: normal, std: 0.01}); "
+                                f"valid names: {', '.join(sorted(_registry(path)[1]))}")
         name = v["name"]
         if not isinstance(name, str):
-            raise ctx.err(f"{path}.name", f"must be a string, got {_type_name(name)}")
+            raise ctx.err(f"{path}.name", f"must be {_names(path)}, got {_type_name(name)} {name!r}")
         params = []
         for k, p in v.items():
             if k == "name":
@@ -209,15 +240,19 @@ def _spec(ctx: _Ctx, path: str, v: Any) -> Spec:
                 raise ctx.err(f"{path}.{k}", f"must be a number or a string, got {_type_name(p)}")
             params.append((str(k), p))
         return Spec(name, tuple(sorted(params)))
-    raise ctx.err(path, f"must be a name or a mapping with 'name', got {_type_name(v)} {v!r}")
+    raise ctx.err(path, f"must be {_names(path)} or a mapping with 'name' and parameters, "
+                        f"got {_type_name(v)} {v!r}")
 
 
 def from_dict(data: Any, lines: Mapping[str, int] | None = None, default_name: str = "experiment",
-              overridden: tuple[str, ...] = ()) -> Config:
+              overridden: tuple[str, ...] = (), check_draws: bool = False) -> Config:
     """Build and validate a :class:`Config` from a plain mapping (parsed YAML).
 
     ``lines`` maps dotted paths to YAML line numbers; ``overridden`` lists the paths set on
-    the command line (their errors say so instead of citing a line)."""
+    the command line (their errors say so instead of citing a line). With ``check_draws`` the
+    initializers are also drawn once at every fan the run will use (tiny ``(fan_in, 1)``
+    draws), so shape-dependent refusals (sparse ``nonzero`` > fan_in) are reported here, with
+    their YAML line, instead of when the run draws its weights."""
     ctx = _Ctx(lines, overridden)
     if data is None:
         data = {}
@@ -294,7 +329,7 @@ def from_dict(data: Any, lines: Mapping[str, int] | None = None, default_name: s
 
     cfg = Config(name=name, seed=seed, dtype=dtype, input=inp, network=net, backward=bw, stats=st)
     _check_sizes(ctx, cfg)
-    _check_components(ctx, cfg)
+    _check_components(ctx, cfg, check_draws)
     return cfg
 
 
@@ -309,18 +344,91 @@ def _check_sizes(ctx: _Ctx, cfg: Config) -> None:
                               "reduce input.batch, input.dim or network.width")
 
 
-def _check_components(ctx: _Ctx, cfg: Config) -> None:
-    """Resolve the activation and initializers once so bad names fail before any run."""
+def _check_params(ctx: _Ctx, path: str, spec: Spec) -> None:
+    """Type checks the registries leave to ``float()``: a parameter whose default is a number
+    must be given a number (a YAML string like ``abc`` or a boolean is refused here, naming the
+    parameter), and a required parameter must be present (the message lists them all)."""
+    import inspect
+
+    from ._params import accepted_params
+
+    kind, registry = _registry(path)
+    factory = registry.get(spec.name)
+    if factory is None:
+        return  # unknown names are reported by the registry lookup, with the valid ones
+    accepted = accepted_params(factory)
+    given = spec.kwargs
+    for key, default in accepted.items():
+        if key not in given:
+            if default is inspect.Parameter.empty:
+                listed = ", ".join(f"{k} (required)" if d is inspect.Parameter.empty else f"{k}={d}"
+                                   for k, d in accepted.items())
+                raise ctx.err(f"{path}.{key}", f"{kind} '{spec.name}' needs parameter '{key}'; "
+                                               f"parameters: {listed}")
+            continue
+        value = given[key]
+        if isinstance(default, bool) or not isinstance(default, (int, float)):
+            continue
+        if key == "gain" and value == "auto":
+            continue
+        ok = not isinstance(value, bool)
+        if ok and isinstance(value, str):
+            try:
+                float(value)
+            except ValueError:
+                ok = False
+        if not ok:
+            want = "a positive number or auto" if key == "gain" else "a number"
+            raise ctx.err(f"{path}.{key}", f"must be {want}, got {_type_name(value)} {value!r}")
+
+
+def _probe_shapes(cfg: Config) -> dict[str, list[tuple[tuple[int, ...], tuple[int, ...]]]]:
+    """``(probe, real)`` shape pairs that exercise every fan the run will draw with: a tiny
+    ``(fan_in, 1)`` for each distinct weight fan-in (the readout's too; ``real`` is the first
+    layer with that fan-in) and ``(fan_out,)`` for each bias, so shape-dependent refusals
+    (sparse ``nonzero`` > fan_in) are found before anything runs."""
+    widths = cfg.widths()
+    if cfg.backward.enabled and cfg.backward.loss == "softmax_ce":
+        widths = widths + (cfg.backward.classes,)
+    weight: dict[tuple[int, ...], tuple[int, ...]] = {}
+    for fan_in, fan_out in zip(widths, widths[1:]):
+        weight.setdefault((fan_in, 1), (fan_in, fan_out))
+    bias = {(n,): (n,) for n in cfg.widths()[1:]}
+    return {"network.initializer": sorted(weight.items()), "network.bias": sorted(bias.items())}
+
+
+def _check_components(ctx: _Ctx, cfg: Config, check_draws: bool = False) -> None:
+    """Resolve the activation and initializers once so bad names fail before any run, and
+    (``check_draws``) draw each initializer at the run's fans (tiny draws) so shape errors fail
+    before any run too."""
+    import numpy as np
+
     from . import components
 
+    def place(path: str, e: ConfigError) -> ConfigError:
+        sub = f"{path}.{e.field}" if e.field and e.field != "name" else path
+        detail = e.detail
+        if path == "network.bias" and e.field is None and detail.startswith("unknown initializer"):
+            detail = detail.replace("; valid: ", "; valid: a number, or ", 1)
+        return ctx.err(sub, detail)
+
     for path in SPEC_FIELDS:
+        spec = getattr(cfg.network, path.split(".")[1])
+        if isinstance(spec, Spec):
+            _check_params(ctx, path, spec)
         try:
-            components.resolve(cfg, path)
+            component = components.resolve(cfg, path)
         except ConfigError as e:
-            sub = f"{path}.{e.field}" if e.field else path
-            if e.field in ("name",):
-                sub = path
-            raise ctx.err(sub, e.detail) from None
+            raise place(path, e) from None
+        if not check_draws or path == "network.activation" or not callable(component):
+            continue
+        rng = np.random.default_rng(0)
+        for probe, real in _probe_shapes(cfg)[path]:
+            try:
+                component(rng, probe, np.dtype(cfg.dtype))
+            except ConfigError as e:
+                e = ConfigError(e.field, e.detail.replace(str(probe), str(real)))
+                raise place(path, e) from None
 
 
 def to_dict(cfg: Config) -> dict:
@@ -402,14 +510,15 @@ def _deep_copy(d: Any) -> Any:
 
 
 def resolve(data: Mapping | None, *, lines: Mapping[str, int] | None = None, default_name: str = "experiment",
-            sets: list[tuple[str, Any]] = (), **flags: Any) -> Config:
+            sets: list[tuple[str, Any]] = (), check_draws: bool = False, **flags: Any) -> Config:
     """Defaults < ``data`` (the file) < ``sets`` (``--set``) < ``flags`` (``seed=``, ``backward=``).
 
     Flags that are ``None`` are not given. Lines of overridden keys are dropped so errors point
     at the command line, not at the file.
     """
     if data is not None and not isinstance(data, Mapping):
-        raise _Ctx(lines).err("", f"the config must be a mapping of sections, got {_type_name(data)}")
+        raise _Ctx(lines).err("", f"must be a mapping of sections with keys {', '.join(TOP_FIELDS)}, "
+                                  f"got {_type_name(data)}")
     d = _deep_copy(dict(data or {}))
     lines = dict(lines or {})
     overrides = list(sets)
@@ -418,9 +527,12 @@ def resolve(data: Mapping | None, *, lines: Mapping[str, int] | None = None, def
     if flags.get("backward") is not None:
         overrides.append(("backward.enabled", flags["backward"]))
     for dotted, value in overrides:
-        d = apply_set(d, dotted, value)
+        try:
+            d = apply_set(d, dotted, value)
+        except ConfigError as e:
+            raise ConfigError(printable(e.field or "--set"), printable(e.detail)) from None
     return from_dict(d, lines, default_name=default_name,
-                     overridden=tuple(dotted for dotted, _ in overrides))
+                     overridden=tuple(dotted for dotted, _ in overrides), check_draws=check_draws)
 
 
 def with_changes(cfg: Config, **sections: Any) -> Config:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import components, network
+from . import components, network, predictions
 from .activations import Activation
 from .config import Config
 from .errors import ConfigError
@@ -30,7 +30,8 @@ GRAD_RANGE_STDS = 4.0
 
 
 def columns(backward: bool) -> tuple[str, ...]:
-    return FORWARD_COLUMNS + (BACKWARD_COLUMNS if backward else ())
+    """The per-layer columns: measurements, then the mean-field predictions beside them."""
+    return FORWARD_COLUMNS + (BACKWARD_COLUMNS if backward else ()) + predictions.columns(backward)
 
 
 @dataclass
@@ -47,6 +48,7 @@ class RunResult:
     loss: float | None = None
     first_nonfinite: dict = field(default_factory=lambda: {"forward": None, "backward": None})
     arrays: dict[str, np.ndarray] | None = None
+    theory: dict = field(default_factory=lambda: {"applies": False, "note": "not computed"})
 
     @property
     def depth(self) -> int:
@@ -58,9 +60,12 @@ class RunResult:
 
 
 class StatsObserver(network.Observer):
-    """Fills the per-layer rows and histograms as the passes go."""
+    """Fills the per-layer rows and histograms as the passes go (the forward statistics of a
+    layer in one :class:`initlab.stats.ActivationSummarizer` call)."""
 
     def __init__(self, cfg: Config, act: Activation, save: bool):
+        from .stats import ActivationSummarizer
+
         self.activation = act
         widths = cfg.widths()
         self.rows = [dict.fromkeys(columns(cfg.backward.enabled)) for _ in widths]
@@ -76,6 +81,7 @@ class StatsObserver(network.Observer):
         self.arrays: dict[str, np.ndarray] | None = {} if save else None
         self.bins = cfg.stats.bins
         self.want_hist = cfg.stats.histograms
+        self.summarizer = ActivationSummarizer(act.saturation, self.hist)
 
     def _mark(self, which: str, layer: int, nonfinite: int) -> None:
         """Remember the first layer, in the pass's own order, with non-finite values."""
@@ -102,14 +108,13 @@ class StatsObserver(network.Observer):
         self._z_nonfinite = m.nonfinite
 
     def act(self, layer, h):
-        m = moments(h)
-        zero, dead = zero_stats(h)
-        row = self.rows[layer]
-        row.update(act_mean=m.mean, act_std=m.std, act_zero=zero, dead_units=dead,
-                   act_nonfinite=m.nonfinite, act_saturated=saturated_fraction(h, self.activation.saturation))
+        st = self.summarizer(h)
+        m = st.moments
+        self.rows[layer].update(act_mean=m.mean, act_std=m.std, act_zero=st.zero, dead_units=st.dead,
+                                act_nonfinite=m.nonfinite, act_saturated=st.saturated)
         self._mark("forward", layer, m.nonfinite + self._z_nonfinite)
         if self.hist is not None:
-            self.act_hist.append(self.hist(h, m.nonfinite))
+            self.act_hist.append(st.hist)
 
     def grad_act(self, layer, g):
         m = moments(g)
@@ -170,10 +175,11 @@ def make_input(cfg: Config) -> np.ndarray:
                                i.high, np.dtype(cfg.dtype))
 
 
-def run(cfg: Config, save_weights: bool = False, params=None) -> RunResult:
+def run(cfg: Config, save_weights: bool = False, params=None, theory: bool = True) -> RunResult:
     """Run ``cfg``: forward (streaming) or forward + backward, with every statistic.
 
     ``params`` overrides where the weights come from (default: drawn from ``cfg.seed``).
+    ``theory`` adds the mean-field ``predicted_*`` columns (:mod:`initlab.predictions`).
     With ``save_weights`` the result's ``arrays`` hold the input, every W and b and the
     loss's draws (``weights.npz``).
     """
@@ -202,11 +208,18 @@ def run(cfg: Config, save_weights: bool = False, params=None) -> RunResult:
             if readout is not None:
                 obs.arrays["W_readout"] = readout
         network.backward(tape, params, act, g, obs, nonfinite_from=obs.first["forward"])
+    note = {"applies": False, "note": "not computed"}
+    if theory:
+        top = obs.rows[depth].get("grad_act_std") if bw.enabled else None
+        pred = predictions.predict(cfg, act, init, components.bias_initializer(cfg),
+                                   predictions.top_gradient_second_moment(cfg, top))
+        predictions.attach(obs.rows, pred, bw.enabled)
+        note = {"applies": pred.applies, "note": pred.reason}
     grad_hist = None
     if bw.enabled and obs.grad_hist_maker is not None:
         grad_hist = [obs.grad_hist[l] for l in range(1, depth + 1)]
     return RunResult(
         config=cfg, activation=act, initializer=init.label(), rows=obs.rows,
         act_hist=obs.act_hist if obs.hist is not None else None, grad_hist=grad_hist, loss=loss,
-        first_nonfinite=obs.first, arrays=obs.arrays,
+        first_nonfinite=obs.first, arrays=obs.arrays, theory=note,
     )

@@ -84,6 +84,7 @@ class Observer:
 
     def parameters(self, layer: int, w: np.ndarray, b: np.ndarray | float) -> None: ...
     def preact(self, layer: int, z: np.ndarray) -> None: ...
+
     def act(self, layer: int, h: np.ndarray) -> None: ...
     def grad_act(self, layer: int, g: np.ndarray) -> None: ...
     def grad_preact(self, layer: int, dz: np.ndarray) -> None: ...
@@ -129,7 +130,7 @@ def forward(x: np.ndarray, params, act: Activation, depth: int, observer: Observ
                 tape.append(z)
                 h = act.fn(z)
             else:
-                h = act.fn(z, out=z)  # z is not needed again
+                h = act.fn(z, out=z)  # in place: z is not needed again
                 if keep:
                     tape.append(h)
             observer.act(l, h)
@@ -203,21 +204,33 @@ def backward(tape: list[np.ndarray], params, act: Activation, top_grad: np.ndarr
     """
     depth = len(tape) - 1
     g = top_grad
+    batch = top_grad.shape[0]
+    widths = [t.shape[1] if t is not None else 0 for t in tape]
+    size = batch * max(widths[: depth + 1]) if depth else 0
+    # Two buffers serve every layer: dz (the derivative times g) and the next g. The tape
+    # entry is dropped once dz holds its contribution, so memory falls as the pass goes.
+    dz_buf = np.empty(size, dtype=top_grad.dtype) if depth else None
+    g_buf = np.empty(size, dtype=top_grad.dtype) if depth > 1 else None
     with np.errstate(over="ignore", invalid="ignore", under="ignore"):
         for l in range(depth, 0, -1):
             observer.grad_act(l, g)
-            dz = act.deriv(tape[l])
+            s = tape[l]
+            n_l = s.shape[1]
+            dz = act.deriv(s, out=dz_buf[: batch * n_l].reshape(batch, n_l))
             if nonfinite_from is not None and l >= nonfinite_from:
-                dz[~np.isfinite(tape[l])] = np.nan
+                dz[~np.isfinite(s)] = np.nan
             dz *= g
-            tape[l] = None  # release: dz now holds what layer l contributes
+            tape[l] = s = None  # release: dz now holds what layer l contributes
             observer.grad_preact(l, dz)
             h_prev = activation_from_tape(act, tape, l - 1)
             w = params.weight(l)
             observer.grad_weight(l, h_prev, dz, w)
             del h_prev
-            if l > 1 or input_grad:
-                g = dz @ w.T
+            if l > 1:  # g_{l-1} = dz W^T, into the buffer g_l no longer needs
+                n_prev = w.shape[0]
+                g = np.matmul(dz, w.T, out=g_buf[: batch * n_prev].reshape(batch, n_prev))
+            elif input_grad:
+                g = dz @ w.T  # returned: a fresh array
             del w, dz
     if input_grad:
         observer.grad_act(0, g)

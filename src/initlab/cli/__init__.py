@@ -52,13 +52,55 @@ def console():
     return Console(highlight=False)
 
 
+class Terminated(BaseException):
+    """SIGTERM, raised in the main thread so ``finally``/cleanup code runs (as for Ctrl-C)."""
+
+
+def _one_line(text: object) -> str:
+    return " ".join(str(text).split())
+
+
+def _usage_message(e: ClickException) -> str:
+    """A click/typer usage error as one line that names what would be valid."""
+    msg = _one_line(e.format_message())
+    ctx = getattr(e, "ctx", None)
+    cmd = getattr(ctx, "command", None)
+    path = ctx.command_path if ctx is not None else "initlab"
+    if cmd is not None and hasattr(cmd, "list_commands"):  # a group: name its commands
+        names = ", ".join(cmd.list_commands(ctx))
+        if type(e).__name__ == "NoArgsIsHelpError" or not msg:
+            return f"missing command after '{path}'; valid: {names} (see '{path} --help')"
+        if "No such command" in msg:
+            return f"{msg.rstrip('.')}; valid: {names}"
+    return f"{msg.rstrip('.')} (see '{path} --help')"
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: one line on stderr and exit 2 for usage/config errors, 1 for bugs."""
+    """Entry point: one line on stderr and exit 2 for usage/config errors, 1 for bugs.
+
+    Exit codes: 0 success (an overflow is a reported result), 1 internal error, 2 usage or
+    configuration error, 130 interrupted (Ctrl-C), 143 terminated (SIGTERM). Interrupts and
+    SIGTERM unwind normally, so a result folder being written is removed, never left half.
+    """
+    import signal
+    import threading
+
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        def _terminate(signum, frame):
+            raise Terminated()
+
+        try:
+            previous = signal.signal(signal.SIGTERM, _terminate)
+        except (ValueError, OSError):  # pragma: no cover - no signals here
+            previous = None
     try:
-        rv = app(args=argv, standalone_mode=False)
+        rv = app(args=argv, prog_name="initlab", standalone_mode=False)
+        if rv == 130:  # typer turns KeyboardInterrupt into Exit(130)
+            print("initlab: interrupted", file=sys.stderr)
         return rv if isinstance(rv, int) else 0
     except InitlabError as e:
-        print(f"initlab: error: {e}", file=sys.stderr)
+        print(f"initlab: error: {_one_line(e)}", file=sys.stderr)
         return 2
     except typer.Exit as e:
         return e.exit_code
@@ -66,16 +108,30 @@ def main(argv: list[str] | None = None) -> int:
         print("initlab: interrupted", file=sys.stderr)
         return 130
     except ClickException as e:
-        msg = " ".join(e.format_message().split())
-        print(f"initlab: error: {msg}", file=sys.stderr)
+        print(f"initlab: error: {_usage_message(e)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("initlab: interrupted", file=sys.stderr)
         return 130
+    except Terminated:
+        print("initlab: terminated", file=sys.stderr)
+        return 143
     except Exception as e:  # a bug: say so, keep it to one line
-        print(f"initlab: internal error: {type(e).__name__}: {e} (please report this with the command "
-              "and config)", file=sys.stderr)
+        where = ""
+        tb = e.__traceback__
+        while tb is not None and tb.tb_next is not None:
+            tb = tb.tb_next
+        if tb is not None:
+            import os
+
+            where = f" at {os.path.basename(tb.tb_frame.f_code.co_filename)}:{tb.tb_lineno}"
+        print(f"initlab: internal error: {type(e).__name__}: {_one_line(e)}{where} (a bug: please report "
+              "it with the command, the config and this line)",
+              file=sys.stderr)
         return 1
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 def entry() -> None:
@@ -85,3 +141,5 @@ def entry() -> None:
 # Command modules register themselves on ``app`` when imported; they import heavy modules
 # (the engine, matplotlib, scipy) inside the commands, so start-up stays quick.
 from . import run as _run  # noqa: E402,F401
+from . import compare as _compare, reproduce as _reproduce  # noqa: E402,F401
+from . import theory as _theory  # noqa: E402,F401

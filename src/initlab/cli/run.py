@@ -36,31 +36,84 @@ GRAD_TABLE_COLUMNS = [
 ]
 
 
+FIRST_NONFINITE = {"forward": "<- first inf/NaN (act)", "backward": "<- first inf/NaN (grad)"}
+# A bounded activation counts as saturated (reported, not an overflow) from this fraction on.
+SATURATION_NOTE = 0.5
+
+
 def print_run_table(result, console) -> None:
+    """The per-layer table. After an overflow it gains the non-finite counts and a ``note``
+    column marking the first non-finite layer of each pass (rows from the first forward one on
+    are red on a terminal). Numbers are never truncated: the table is as wide as it needs."""
+    from rich.measure import Measurement
     from rich.table import Table
 
-    cols = TABLE_COLUMNS + (GRAD_TABLE_COLUMNS if result.config.backward.enabled else [])
+    backward = result.config.backward.enabled
+    cols = TABLE_COLUMNS + (GRAD_TABLE_COLUMNS if backward else [])
     if result.rows and "predicted_act_std" in result.rows[0]:
         cols.insert(4, ("predicted_act_std", "theory std", False))
+    first = result.first_nonfinite
+    fwd, bwd = first.get("forward"), first.get("backward")
+    overflow = fwd is not None or bwd is not None
+    if overflow:
+        cols = cols + [("act_nonfinite", "inf/nan", False)]
+        if backward:
+            cols.append(("grad_nonfinite", "grad inf/nan", False))
     t = Table(title=f"{result.config.name}: {result.activation.label()}, {result.initializer}",
               title_justify="left")
     for _, head, _ in cols:
-        t.add_column(head, justify="right")
-    first = result.first_nonfinite
+        t.add_column(head, justify="right", no_wrap=True)
+    if overflow:
+        t.add_column("note", justify="left", no_wrap=True)
     for r in result.rows:
-        style = "red" if (first["forward"] is not None and r["layer"] >= first["forward"]) else None
-        t.add_row(*[_fmt(r.get(k), pct) for k, _, pct in cols], style=style)
-    console.print(t)
+        style = "red" if (fwd is not None and r["layer"] >= fwd) else None
+        cells = [_fmt(r.get(k), pct) for k, _, pct in cols]
+        if overflow:
+            cells.append(" ".join(text for which, text in FIRST_NONFINITE.items()
+                                  if first.get(which) == r["layer"]))
+        t.add_row(*cells, style=style)
+    width = Measurement.get(console, console.options.update(max_width=100_000), t).maximum
+    saved = console.width
+    console.width = max(saved, width)
+    try:
+        console.print(t, crop=False)
+    finally:
+        console.width = saved
 
 
-def warn_overflow(result, console) -> None:
-    f, b = result.first_nonfinite["forward"], result.first_nonfinite["backward"]
+def warn_overflow(result, console=None, file=None) -> list[str]:
+    """One ``initlab: warning:`` line per pass that reached inf/NaN (on stderr): a result, not an
+    error. Returns the lines."""
+    f, b = result.first_nonfinite.get("forward"), result.first_nonfinite.get("backward")
+    lines = []
     if f is not None:
-        console.print(f"[yellow]warning:[/] activations overflow to inf/NaN from layer {f} on "
-                      "(reported, not an error)")
+        n = result.rows[f].get("act_nonfinite") or 0
+        there = (f"{n} non-finite activations there" if n else
+                 "in the pre-activations z there, which the activation maps to finite values")
+        lines.append(f"initlab: warning: activations overflow to inf/NaN from layer {f} on ({there}; "
+                     "statistics and histograms skip non-finite values); reported in stats.json "
+                     "first_nonfinite, not an error")
     if b is not None:
-        console.print(f"[yellow]warning:[/] gradients overflow to inf/NaN from layer {b} downward "
-                      "(reported, not an error)")
+        lines.append(f"initlab: warning: gradients overflow to inf/NaN from layer {b} downward "
+                     "(statistics and histograms skip them); reported in stats.json first_nonfinite, "
+                     "not an error")
+    for line in lines:
+        print(line, file=file or sys.stderr)
+    return lines
+
+
+def saturation_note(result) -> str | None:
+    """For a bounded activation (tanh, sigmoid, ...): where at least half of the activations sit
+    at the bounds. Saturation is finite: it is reported, never as an overflow."""
+    sat = result.activation.saturation
+    rows = [r for r in result.rows[1:] if r.get("act_saturated") is not None]
+    hit = [r for r in rows if r["act_saturated"] >= SATURATION_NOTE]
+    if sat is None or not hit:
+        return None
+    worst = max(rows, key=lambda r: r["act_saturated"])
+    return (f"note: {result.activation.label()} saturates (h <= {sat[0]:.4g} or h >= {sat[1]:.4g}) from "
+            f"layer {hit[0]['layer']} on: {100 * hit[0]['act_saturated']:.1f}% there, at most "
+            f"{100 * worst['act_saturated']:.1f}% (layer {worst['layer']}); finite values, not an overflow")
 
 
 def parse_sets(items: list[str] | None) -> list[tuple[str, object]]:
@@ -93,16 +146,24 @@ def run(
     folder = out or Path("results") / cfg.name
     results.check_output_dir(folder)
     t0 = time.perf_counter()
-    result = run_experiment(cfg, save_weights=save_weights)
+    import numpy as np
+
+    # Overflow is a result, reported through first_nonfinite: numpy's floating-point warnings
+    # ("overflow encountered in ...") would only add stray lines to stderr.
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+        result = run_experiment(cfg, save_weights=save_weights)
     elapsed = time.perf_counter() - t0
     save.save_run(result, folder, figures=figures, elapsed=elapsed,
                   command=" ".join(["initlab"] + sys.argv[1:]))
     console = make_console()
     if not quiet:
         print_run_table(result, console)
-    warn_overflow(result, console)
+        note = saturation_note(result)
+        if note:
+            console.print(note, soft_wrap=True)
+    warn_overflow(result)
     console.print(f"wrote {folder}/ ({', '.join(sorted(p.name for p in folder.iterdir()))}) "
-                  f"in {elapsed:.2f} s")
+                  f"in {elapsed:.2f} s", soft_wrap=True)
 
 
 list_app = typer.Typer(help="List the registered initializers or activations.", no_args_is_help=True)

@@ -2,45 +2,144 @@
 
 PyYAML's composer gives every node its position; we walk the node tree once to get the plain
 data *and* a map from dotted path (``network.width.0``) to line number, refusing duplicate
-keys (which PyYAML would silently overwrite).
+keys (which PyYAML would silently overwrite). Malformed YAML is reported at the dotted path
+of the key being read when the parser stopped (found by replaying the parser's events).
+
+Numbers follow YAML 1.2 where PyYAML (YAML 1.1) surprises: ``1e-3`` is a float, as in
+JSON, not the string ``"1e-3"``.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from ..config import Config, resolve
+from ..config import TOP_FIELDS, TOP_LABEL, Config, printable, resolve
 from ..errors import ConfigError
+
+
+class Loader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that also reads exponent floats without a dot (``1e-3``)."""
+
+
+Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"""^(?:[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+
+                   |[-+]?\.[0-9_]+[eE][-+]?[0-9]+)$""", re.X),
+    list("-+0123456789."),
+)
+
+SYNTAX = "expected YAML mapping syntax (key: value, nested keys indented with spaces)"
+SET_EXAMPLES = "e.g. network.depth=30, network.width=[500,400], network.initializer.std=0.01"
+
+
+def _one_line(text: object) -> str:
+    return " ".join(str(text).split())
+
+
+def _path_at_error(text: str) -> str:
+    """The dotted path of the value being read where the YAML parser fails on ``text``.
+
+    Replays the parser's events: a mapping frame knows its last key and whether a value is
+    being read, a sequence frame its item index; the path names the keys (and indices) whose
+    value was still open when the error came. ``""`` when the error is at the top.
+    """
+    frames: list[dict] = []
+
+    def done() -> None:  # a complete node was read in the top frame
+        if not frames:
+            return
+        f = frames[-1]
+        if f["kind"] == "map":
+            f["want_key"] = not f["want_key"]
+        else:
+            f["index"] += 1
+
+    try:
+        for ev in yaml.parse(text, Loader=Loader):
+            if isinstance(ev, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+                if frames and frames[-1]["kind"] == "map" and frames[-1]["want_key"]:
+                    frames[-1]["key"] = None  # a complex key: no name for it
+                frames.append({"kind": "map", "key": None, "want_key": True}
+                              if isinstance(ev, yaml.MappingStartEvent) else {"kind": "seq", "index": 0})
+            elif isinstance(ev, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+                frames.pop()
+                done()
+            elif isinstance(ev, (yaml.ScalarEvent, yaml.AliasEvent)):
+                if frames and frames[-1]["kind"] == "map" and frames[-1]["want_key"]:
+                    frames[-1]["key"] = getattr(ev, "value", None)
+                done()
+    except yaml.YAMLError:
+        pass
+    parts: list[str] = []
+    for i, f in enumerate(frames):
+        inner = i + 1 < len(frames)
+        if f["kind"] == "map":
+            if f["want_key"] or f["key"] is None:
+                break
+            parts.append(str(f["key"]))
+        elif inner:
+            parts.append(str(f["index"]))
+    return ".".join(parts)
+
+
+def _malformed(text: str, source: str, exc: yaml.YAMLError) -> ConfigError:
+    problem = getattr(exc, "problem", None)
+    context = getattr(exc, "context", None)
+    pmark = getattr(exc, "problem_mark", None)
+    cmark = getattr(exc, "context_mark", None)
+    mark = pmark or cmark
+    at_end = pmark is not None and pmark.index >= len(text.rstrip())
+    if cmark is not None and (at_end or (problem and "<stream end>" in problem)):
+        mark = cmark  # the text ended early: the line that opened what was never closed
+    what = _one_line(problem or str(exc).splitlines()[0])
+    if context:
+        what = f"{_one_line(context)}: {what}"
+    hint = "; YAML indents with spaces, not tabs" if "'\\t'" in what or "\t" in what else ""
+    path = _path_at_error(text)
+    field = printable(path) or TOP_LABEL
+    return ConfigError(field, f"malformed YAML in {source}: {what}{hint}; {SYNTAX}",
+                       mark.line + 1 if mark is not None else None)
 
 
 def parse(text: str, source: str = "<config>") -> tuple[Any, dict[str, int]]:
     """``(data, lines)`` for a YAML document."""
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = yaml.compose(text, Loader=Loader)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        line = mark.line + 1 if mark is not None else None
-        raise ConfigError(source, f"malformed YAML: {problem}", line) from None
+        raise _malformed(text, source, exc) from None
     if node is None:
         return None, {}
     lines: dict[str, int] = {}
-    loader = yaml.SafeLoader("")
+    loader = Loader("")
 
     def walk(n: yaml.Node, path: str) -> Any:
         lines.setdefault(path, n.start_mark.line + 1)
+        kind = {yaml.MappingNode: "map", yaml.SequenceNode: "seq"}.get(type(n))
+        if kind is not None and n.tag != f"tag:yaml.org,2002:{kind}":
+            raise ConfigError(printable(path) or TOP_LABEL,
+                              f"bad value: tag '{n.tag}' is not allowed; valid: plain YAML values "
+                              "(numbers, strings, true/false, lists, mappings), no tags",
+                              n.start_mark.line + 1)
         if isinstance(n, yaml.MappingNode):
             out: dict[Any, Any] = {}
             for kn, vn in n.value:
-                key = loader.construct_object(kn, deep=True)
-                if isinstance(key, (dict, list)):
-                    raise ConfigError(path or source, "a key must be a plain name", kn.start_mark.line + 1)
+                try:
+                    key = loader.construct_object(kn, deep=True)
+                except yaml.YAMLError as exc:
+                    raise ConfigError(printable(path) or TOP_LABEL, f"bad key: {_one_line(getattr(exc, 'problem', exc))}",
+                                      kn.start_mark.line + 1) from None
+                if isinstance(key, (dict, list)) or key is None:
+                    valid = ", ".join(TOP_FIELDS) if not path else "a key name such as depth"
+                    raise ConfigError(printable(path) or TOP_LABEL, f"a key must be a plain name, got {key!r}; "
+                                                         f"valid: {valid}", kn.start_mark.line + 1)
                 sub = f"{path}.{key}" if path else str(key)
                 if key in out:
-                    raise ConfigError(sub, "duplicate key", kn.start_mark.line + 1)
+                    raise ConfigError(printable(sub), f"duplicate key (first given on line {lines[sub]}); "
+                                           "each key may appear once per mapping", kn.start_mark.line + 1)
                 lines[sub] = kn.start_mark.line + 1
                 out[key] = walk(vn, sub)
             return out
@@ -49,7 +148,9 @@ def parse(text: str, source: str = "<config>") -> tuple[Any, dict[str, int]]:
         try:
             return loader.construct_object(n, deep=True)
         except yaml.YAMLError as exc:
-            raise ConfigError(path or source, f"bad value: {getattr(exc, 'problem', exc)}",
+            raise ConfigError(printable(path) or TOP_LABEL,
+                              f"bad value: {_one_line(getattr(exc, 'problem', exc))}; valid: plain YAML "
+                              "values (numbers, strings, true/false, lists, mappings), no tags",
                               n.start_mark.line + 1) from None
 
     return walk(node, ""), lines
@@ -58,37 +159,51 @@ def parse(text: str, source: str = "<config>") -> tuple[Any, dict[str, int]]:
 def read(path: str | Path) -> tuple[Any, dict[str, int]]:
     """Parse the YAML file at ``path``; unreadable files are a :class:`ConfigError`."""
     p = Path(path)
+    want = "expected a readable UTF-8 YAML file such as configs/tanh_small.yaml"
     try:
         text = p.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError("config", f"file not found: {p}") from None
+        raise ConfigError("config", f"file not found: {p}; {want}") from None
     except IsADirectoryError:
-        raise ConfigError("config", f"{p} is a directory, not a YAML file") from None
+        raise ConfigError("config", f"{p} is a directory; {want}") from None
     except PermissionError:
-        raise ConfigError("config", f"cannot read {p}: permission denied") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError("config", f"cannot read {p}: {exc}") from None
+        raise ConfigError("config", f"cannot read {p}: permission denied; {want}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError("config", f"cannot read {p}: not UTF-8 text (byte {exc.start}); {want}") from None
+    except OSError as exc:
+        raise ConfigError("config", f"cannot read {p}: {exc.strerror or exc}; {want}") from None
+    if "\x00" in text:
+        raise ConfigError("config", f"cannot read {p}: binary data (NUL bytes); {want}")
     return parse(text, source=str(p))
 
 
-def load(path: str | Path, sets: list[tuple[str, Any]] = (), **flags: Any) -> Config:
-    """The :class:`Config` of a YAML file with command-line overrides applied."""
+def load(path: str | Path, sets: list[tuple[str, Any]] = (), check_draws: bool = True,
+         **flags: Any) -> Config:
+    """The :class:`Config` of a YAML file with command-line overrides applied.
+
+    Everything is checked before anything runs, including (``check_draws``) the initializers'
+    shape-dependent limits at every layer's fan (see :func:`initlab.config.from_dict`)."""
     data, lines = read(path)
-    return resolve(data, lines=lines, default_name=Path(path).stem, sets=sets, **flags)
+    return resolve(data, lines=lines, default_name=Path(path).stem, sets=sets, check_draws=check_draws,
+                   **flags)
 
 
 def parse_set(item: str) -> tuple[str, Any]:
     """``"network.depth=30"`` -> ``("network.depth", 30)``; the value is parsed as YAML."""
     if "=" not in item:
-        raise ConfigError("--set", f"expected key=value, got '{item}'")
+        raise ConfigError("--set", f"expected key=value, got '{printable(item)}'; {SET_EXAMPLES}")
     key, raw = item.split("=", 1)
     key = key.strip()
+    if not key:
+        raise ConfigError("--set", f"no key before '=' in '{printable(item)}'; {SET_EXAMPLES}")
     try:
-        value = yaml.safe_load(raw) if raw.strip() else None
-    except yaml.YAMLError:
-        raise ConfigError(key or "--set", f"cannot parse value '{raw}' (YAML syntax)") from None
+        value = yaml.load(raw, Loader=Loader) if raw.strip() else None
+    except yaml.YAMLError as exc:
+        problem = _one_line(getattr(exc, "problem", None) or "YAML syntax")
+        raise ConfigError(printable(key), f"--set: cannot parse value '{printable(raw)}' as YAML ({problem}); "
+                               f"{SET_EXAMPLES}") from None
     if value is None:
-        raise ConfigError(key or "--set", f"empty value in '{item}'")
+        raise ConfigError(printable(key), f"--set: empty value in '{printable(item)}'; {SET_EXAMPLES}")
     return key, value
 
 

@@ -5,10 +5,12 @@ Determinism: floats are written with ``repr`` (shortest round-trip form), JSON k
 files end with a newline. Non-finite numbers are written as ``inf``/``nan`` in CSV and
 Markdown and as ``null`` in JSON (the ``first_nonfinite`` entry says where they start).
 
-Atomicity: a run's files are staged in a hidden sibling folder and swapped in with one atomic
-``renameat2(RENAME_EXCHANGE)`` (Linux), so an interrupted run leaves the previous results or
-nothing, never a mix. Where that call is missing, two renames are used (a crash between them
-leaves the old folder under a hidden name, cleaned by the next run).
+Atomicity: a run's files are written into a hidden staging folder next to the output folder
+(same file system), flushed, and swapped in with one atomic ``renameat2(RENAME_EXCHANGE)``
+(Linux), so an interrupted run leaves the previous results or nothing, never a mix. Where that
+call is missing, two renames are used (an exception between them puts the old folder back; a
+SIGKILL between them leaves no output folder and the old one under a hidden name). Staging
+folders of killed runs are removed by the next run to the same output.
 """
 
 from __future__ import annotations
@@ -16,11 +18,14 @@ from __future__ import annotations
 import contextlib
 import csv
 import ctypes
+import errno
+import glob
 import hashlib
 import io
 import json
 import math
 import os
+import re
 import shutil
 import uuid
 from pathlib import Path
@@ -119,50 +124,175 @@ def _exchange(a: Path, b: Path) -> bool:
     return rc == 0
 
 
+STAGE_SUFFIX = ".initlab-tmp"
+# errno values that mean "this output path cannot be written", a usage error (exit 2), not a bug.
+_WRITE_ERRNOS = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT, errno.ENOTDIR,
+                 errno.EISDIR, errno.ENAMETOOLONG, errno.EEXIST, errno.ENOTEMPTY, errno.EXDEV,
+                 errno.EMLINK, errno.ELOOP}
+_VALID_OUT = "give a new folder, or an initlab result folder to replace"
+
+
+def _write_error(out: Path, exc: OSError) -> InitlabError:
+    what = exc.strerror or type(exc).__name__
+    where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
+    return InitlabError(f"--out: cannot write {out}: {what}{where}; {_VALID_OUT} in a folder you can "
+                        "write to")
+
+
 def check_output_dir(out: Path) -> None:
-    """Refuse an output path we must not replace: a file, or a folder that is not ours."""
-    if out.exists() or out.is_symlink():
-        if not out.is_dir():
-            raise InitlabError(f"--out: {out} exists and is not a folder")
-        entries = [p.name for p in out.iterdir()]
-        if entries and MANIFEST not in entries:
-            raise InitlabError(f"--out: {out} is a non-empty folder without an initlab {MANIFEST}; "
-                               "choose a new folder")
-    parent = out.parent if str(out.parent) else Path(".")
-    probe = parent
-    while not probe.exists():
-        probe = probe.parent
-    if not probe.is_dir():
-        raise InitlabError(f"--out: {probe} is a file, not a folder")
+    """Refuse an output path we must not replace or cannot write: a file, a folder that is not
+    ours, a path under a file, a parent without write permission. Creates nothing."""
+    out = Path(out)
+    if out.name in ("", ".", ".."):
+        raise InitlabError(f"--out: '{out}' does not name a new folder; {_VALID_OUT}")
+    try:
+        if out.exists() or out.is_symlink():
+            if not out.is_dir():
+                raise InitlabError(f"--out: {out} exists and is not a folder; {_VALID_OUT}")
+            entries = [p.name for p in out.iterdir()]
+            if entries and MANIFEST not in entries:
+                raise InitlabError(f"--out: {out} is a non-empty folder without an initlab {MANIFEST}; "
+                                   f"{_VALID_OUT}")
+        parent = out.parent if str(out.parent) else Path(".")
+        probe = parent
+        while not (probe.exists() or probe.is_symlink()):
+            probe = probe.parent
+        if not probe.is_dir():
+            raise InitlabError(f"--out: {probe} is a file, not a folder; {_VALID_OUT}")
+    except OSError as exc:  # e.g. a parent we may not list
+        raise _write_error(out, exc) from None
     if not os.access(probe, os.W_OK | os.X_OK):
-        raise InitlabError(f"--out: no permission to write in {probe}")
+        raise InitlabError(f"--out: no permission to write in {probe}; {_VALID_OUT} in a folder you can "
+                           "write to")
+
+
+def _make_parents(folder: Path) -> list[Path]:
+    """``mkdir -p folder``, returning the folders created (outermost first)."""
+    missing = []
+    p = folder
+    while not (p.exists() or p.is_symlink()):
+        missing.append(p)
+        if p.parent == p:
+            break
+        p = p.parent
+    created = []
+    try:
+        for d in reversed(missing):
+            d.mkdir()
+            created.append(d)
+    except BaseException:
+        _remove_empty(created)
+        raise
+    return created
+
+
+def _remove_empty(created: list[Path]) -> None:
+    """Remove the folders we created, innermost first, if they are still empty."""
+    for d in reversed(created):
+        try:
+            d.rmdir()
+        except OSError:
+            pass
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, owned by someone else
+        return True
+    return True
+
+
+def stale_stages(out: Path) -> list[Path]:
+    """Hidden staging folders of ``out`` left by runs that died (killed mid-write): the process
+    id in their name is gone. A live run's stage is never listed."""
+    out = Path(out)
+    prefix = f".{out.name}."
+    stale = []
+    try:
+        candidates = list(out.parent.glob(f".{glob.escape(out.name)}.*{STAGE_SUFFIX}"))
+    except OSError:
+        return []
+    for p in candidates:
+        middle = p.name[len(prefix):-len(STAGE_SUFFIX)]
+        m = re.fullmatch(r"(\d+)\.[0-9a-f]{8}", middle)
+        if m is None or not _alive(int(m.group(1))):
+            stale.append(p)
+    return stale
+
+
+def _stage_name(out: Path) -> Path:
+    return out.parent / f".{out.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}{STAGE_SUFFIX}"
+
+
+def _fsync(path: Path, directory: bool = False) -> None:
+    """Flush a file or folder entry to disk (best effort: some file systems refuse folders)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | (getattr(os, "O_DIRECTORY", 0) if directory else 0))
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 @contextlib.contextmanager
 def staged_dir(out: str | Path) -> Iterator[Path]:
     """Yield a fresh staging folder; on success it replaces ``out`` atomically, on any error
-    (or KeyboardInterrupt) it is removed and ``out`` is untouched."""
+    (or KeyboardInterrupt/SIGTERM) it is removed and ``out`` is untouched.
+
+    The stage is a hidden sibling ``.<name>.<pid>.<random>.initlab-tmp`` (same file system,
+    so the final rename is atomic). Parent folders created for ``out`` are removed again if
+    the run fails, so a failed run leaves nothing behind. Stages of dead runs (SIGKILL) are
+    removed here, by the next run. Write errors (permission, read-only, disk full) become an
+    :class:`InitlabError` naming ``--out``.
+    """
     out = Path(out)
     check_output_dir(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    for stale in out.parent.glob(f".{out.name}.*.initlab-tmp"):
-        shutil.rmtree(stale, ignore_errors=True)
-    stage = out.parent / f".{out.name}.{uuid.uuid4().hex[:8]}.initlab-tmp"
-    stage.mkdir()
+    if out.is_symlink() and out.is_dir():  # write where the link points; the link stays
+        out = out.resolve()
+        check_output_dir(out)
     try:
+        created = _make_parents(out.parent)
+    except OSError as exc:
+        raise _write_error(out, exc) from None
+    stage = _stage_name(out)
+    old: Path | None = None
+    try:
+        for stale in stale_stages(out):
+            shutil.rmtree(stale, ignore_errors=True)
+        stage.mkdir()
         yield stage
+        for p in stage.iterdir():
+            if p.is_file():
+                _fsync(p)
+        _fsync(stage, directory=True)
         if out.exists():
             if _exchange(stage, out):
                 shutil.rmtree(stage)  # now holds the old results
             else:
-                old = out.parent / f".{out.name}.{uuid.uuid4().hex[:8]}.initlab-tmp"
+                old = _stage_name(out)
                 os.rename(out, old)
                 os.rename(stage, out)
                 shutil.rmtree(old)
+                old = None
         else:
             os.rename(stage, out)
-    except BaseException:
+        _fsync(out.parent, directory=True)
+    except BaseException as exc:
         shutil.rmtree(stage, ignore_errors=True)
+        if old is not None and old.exists() and not out.exists():
+            os.rename(old, out)  # interrupted between the two renames: put the old results back
+        _remove_empty(created)
+        if isinstance(exc, OSError) and exc.errno in _WRITE_ERRNOS:
+            raise _write_error(out, exc) from None
         raise
 
 

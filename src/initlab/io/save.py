@@ -38,6 +38,7 @@ def stats_document(result: RunResult) -> dict:
         "rows": result.rows,
         "loss": result.loss,
         "first_nonfinite": result.first_nonfinite,
+        "theory": result.theory,
         "histograms": {
             "act": histogram_data(result.act_hist),
             "grad": histogram_data(result.grad_hist),

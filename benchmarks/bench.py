@@ -1,0 +1,513 @@
+"""initlab performance benchmark: ratios measured side by side in one process.
+
+    python benchmarks/bench.py                  # everything (a few minutes on 2 cores)
+    python benchmarks/bench.py --quick          # the CI subset (~20 s)
+    python benchmarks/bench.py --quick --check  # exit 1 when a ratio regresses past its bound
+
+Every speed figure is a ratio of two timings taken in the same process, interleaved round by
+round (best of N each), so a shared or noisy machine moves both sides together. The targets
+(from the performance issue) and the generous CI bounds are in ``TARGETS``.
+
+What is compared with what (same shapes, dtype, weights and activation on both sides):
+
+- ``bare forward``: ``z = h @ W`` into two reused buffers and the activation in place, weights
+  pre-drawn. ``initlab forward``: the engine of ``initlab run`` with pre-drawn weights
+  (``network.FixedParameters``): :class:`initlab.experiment.StatsObserver` on a streaming
+  ``network.forward`` (moments of z and h, zeros, dead units, saturation, full histograms).
+- ``bare forward + backward``: the forward keeping every h, then per layer
+  ``dz = act'(h) * g``, ``dW = h_prev^T dz``, ``g = dz W^T`` (down to dL/dx, which initlab
+  reports). ``initlab forward + backward``: what ``initlab run --backward`` does with the
+  ``random`` loss, every forward and backward statistic and both histograms.
+- PyTorch (when importable): the same network as ``nn.Linear(bias=False)`` + activation modules,
+  forward hooks (and tensor hooks on the backward) computing the same statistics (mean, std,
+  fraction zero, dead units, saturation, ``histc`` over the same range and bins plus the
+  below/above counts); ``torch.set_num_threads`` matches numpy's 2 BLAS threads.
+
+Weight drawing is not part of either side of a ratio (9 ns per entry, more than the forward
+pass itself at width 1024); it is reported on its own with the full ``initlab run`` time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import math
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "src"))
+
+import numpy as np  # noqa: E402
+
+from initlab import activations, config, experiment, network  # noqa: E402
+
+# name -> (target, CI bound). "<=": the ratio must stay below; ">=": above.
+TARGETS = {
+    "forward": ("<=", 1.15, 1.6),
+    "forward+backward": ("<=", 1.25, 1.8),
+    "torch forward speedup": (">=", 1.3, None),
+    "torch fwd+bwd speedup": (">=", 1.2, None),
+    "forward peak RSS deep/shallow": ("<=", 1.2, 1.5),
+    "cli --help / imports": ("<=", 1.3, 2.0),
+    "float64 / float32 time": (">=", 1.0, None),
+}
+
+RESULTS: list[dict] = []
+
+
+def record(name: str, kind: str, value: float, detail: str = "") -> None:
+    op, target, bound = TARGETS.get(kind, ("", None, None))
+    ok = None
+    if target is not None:
+        ok = value <= target if op == "<=" else value >= target
+    regress = None
+    if bound is not None:
+        regress = value > bound if op == "<=" else value < bound
+    RESULTS.append({"name": name, "kind": kind, "value": value, "op": op, "target": target,
+                    "bound": bound, "ok": ok, "regress": regress, "detail": detail})
+    tgt = f"target {op} {target:g}" if target is not None else ""
+    flag = "" if ok is None else ("  ok" if ok else "  MISSED")
+    print(f"  {name:<46} {value:7.3f}x  {tgt}{flag}  {detail}", flush=True)
+
+
+def interleaved(fns: dict, rounds: int, warmup: int = 1) -> dict:
+    """Best-of-``rounds`` wall time of each function, the functions taking turns each round."""
+    for _ in range(warmup):
+        for f in fns.values():
+            f()
+    best = {k: math.inf for k in fns}
+    gc.disable()
+    try:
+        for _ in range(rounds):
+            for k, f in fns.items():
+                t = time.perf_counter()
+                f()
+                best[k] = min(best[k], time.perf_counter() - t)
+    finally:
+        gc.enable()
+    return best
+
+
+# --- the workloads ------------------------------------------------------------------------
+
+def make_case(batch: int, width: int, depth: int, act_name: str, dtype: str = "float32",
+              backward: bool = False) -> dict:
+    gain = {"tanh": "xavier", "relu": "he"}.get(act_name, "xavier")
+    cfg = config.resolve({
+        "dtype": dtype,
+        "network": {"depth": depth, "width": width, "activation": act_name, "initializer": gain},
+        "input": {"batch": batch, "dim": width},
+        "backward": {"enabled": backward, "loss": "random"},
+        "stats": {"histograms": True, "bins": 50},
+    })
+    act = experiment.components.activation(cfg)
+    drawn = experiment.build_parameters(cfg)
+    weights = [drawn.weight(l) for l in range(1, depth + 1)]
+    params = network.FixedParameters(weights, [0.0] * depth)
+    x = experiment.make_input(cfg)
+    draws = network.draw_loss("random", cfg.seed, batch, width, 10, np.dtype(dtype)) if backward else None
+    return {"cfg": cfg, "act": act, "weights": weights, "params": params, "x": x, "draws": draws,
+            "label": f"{act_name} {batch}x{width}x{depth} {dtype}"}
+
+
+def bare_forward(case: dict):
+    x, weights, fn = case["x"], case["weights"], case["act"].fn
+    b, n = x.shape[0], max(w.shape[1] for w in weights)
+    bufs = (np.empty(b * n, x.dtype), np.empty(b * n, x.dtype))
+
+    def run():
+        h = x
+        for l, w in enumerate(weights):
+            z = np.matmul(h, w, out=bufs[l % 2][: b * w.shape[1]].reshape(b, w.shape[1]))
+            h = fn(z, out=z)
+        return h
+
+    return run
+
+
+def engine_forward(case: dict):
+    """The engine work of ``experiment.run`` for a forward-only config (no drawing, no theory)."""
+    cfg, act, params, x = case["cfg"], case["act"], case["params"], case["x"]
+
+    def run():
+        obs = experiment.StatsObserver(cfg, act, False)
+        obs.input(x)
+        network.forward(x, params, act, cfg.network.depth, obs)
+        return obs
+
+    return run
+
+
+def bare_forward_backward(case: dict):
+    x, weights, act = case["x"], case["weights"], case["act"]
+    top = case["draws"].draws
+
+    def run():
+        tape = [x]
+        h = x
+        for w in weights:
+            z = h @ w
+            h = act.fn(z, out=z)
+            tape.append(h)
+        g = top
+        for l in range(len(weights), 0, -1):
+            dz = act.deriv(tape[l])
+            dz *= g
+            tape[l] = None
+            dw = tape[l - 1].T @ dz  # noqa: F841  (the weight gradient, as training needs it)
+            g = dz @ weights[l - 1].T
+        return g
+
+    return run
+
+
+def engine_forward_backward(case: dict):
+    """The engine work of ``experiment.run`` with ``backward.enabled`` (random loss)."""
+    cfg, act, params, x, draws = case["cfg"], case["act"], case["params"], case["x"], case["draws"]
+    depth = cfg.network.depth
+
+    def run():
+        obs = experiment.StatsObserver(cfg, act, False)
+        obs.input(x)
+        tape = network.forward(x, params, act, depth, obs, keep=True)
+        h_top = network.activation_from_tape(act, tape, depth)
+        _, g = network.loss_and_gradient(draws, h_top)
+        del h_top
+        network.backward(tape, params, act, g, obs, nonfinite_from=obs.first["forward"])
+        return obs
+
+    return run
+
+
+# --- PyTorch with hooks computing the same statistics --------------------------------------
+
+def torch_runs(case: dict, torch):
+    act, cfg = case["act"], case["cfg"]
+    lo, hi = act.hist_range
+    bins = cfg.stats.bins
+    sat = act.saturation
+    module = {"tanh": torch.nn.Tanh, "relu": torch.nn.ReLU}[act.name]
+    layers = []
+    for w in case["weights"]:
+        lin = torch.nn.Linear(w.shape[0], w.shape[1], bias=False)
+        with torch.no_grad():
+            lin.weight.copy_(torch.from_numpy(np.ascontiguousarray(w.T)))
+        layers += [lin, module()]
+    net = torch.nn.Sequential(*layers)
+    x = torch.from_numpy(case["x"])
+    stats: list = []
+
+    def act_stats(h):
+        zero = h == 0
+        row = [h.mean(), h.std(unbiased=False), zero.float().mean(), zero.all(dim=0).sum(),
+               torch.histc(h, bins=bins, min=lo, max=hi), (h < lo).sum(), (h > hi).sum()]
+        if sat is not None:
+            row.append(((h <= sat[0]) | (h >= sat[1])).float().mean())
+        return row
+
+    def pre_hook(mod, inp, out):
+        stats.append((out.mean(), out.std(unbiased=False)))
+
+    def post_hook(mod, inp, out):
+        stats.append(act_stats(out))
+
+    for m in net:
+        m.register_forward_hook(pre_hook if isinstance(m, torch.nn.Linear) else post_hook)
+
+    def forward():
+        stats.clear()
+        with torch.no_grad():
+            net(x)
+        return [[float(v) if v.numel() == 1 else v.tolist() for v in row] for row in stats]
+
+    top = torch.from_numpy(case["draws"].draws) if case["draws"] is not None else None
+    grange = None
+
+    def grad_hook(g):
+        nonlocal grange
+        if grange is None:
+            grange = 4.0 * float(g.std(unbiased=False))
+        stats.append((g.mean(), g.std(unbiased=False),
+                      torch.histc(g, bins=bins, min=-grange, max=grange),
+                      (g < -grange).sum(), (g > grange).sum()))
+
+    def preact_grad_hook(g):
+        stats.append((g.std(unbiased=False),))
+
+    def forward_backward():
+        nonlocal grange
+        stats.clear()
+        grange = None
+        xin = x.clone().requires_grad_(True)  # initlab reports dL/dx as well
+        h = xin
+        for m in net:
+            h = m(h)
+            if h.requires_grad:
+                h.register_hook(preact_grad_hook if isinstance(m, torch.nn.Linear) else grad_hook)
+        loss = (h * top).sum()
+        net.zero_grad(set_to_none=True)
+        loss.backward()
+        wstats = [(p.grad.mean(), p.grad.std(unbiased=False), p.std(unbiased=False))
+                  for p in net.parameters()]
+        xstd = xin.grad.std()
+        return [float(v) for row in wstats for v in row] + [float(xstd)]
+
+    return forward, forward_backward
+
+
+# --- sections -----------------------------------------------------------------------------
+
+def section_forward(shapes, rounds, torch):
+    print("\nforward with every statistic and full histograms, vs the bare matmul + activation chain")
+    worst = 0.0
+    for (b, w, d, a) in shapes:
+        case = make_case(b, w, d, a)
+        fns = {"bare": bare_forward(case), "initlab": engine_forward(case)}
+        if torch is not None:
+            fns["torch"] = torch_runs(case, torch)[0]
+        t = interleaved(fns, rounds)
+        r = t["initlab"] / t["bare"]
+        worst = max(worst, r)
+        record(f"forward {case['label']}", "forward", r,
+               f"(bare {1e3 * t['bare']:.1f} ms, initlab {1e3 * t['initlab']:.1f} ms)")
+        if torch is not None:
+            s = t["torch"] / t["initlab"]
+            record(f"torch/initlab forward {case['label']}", "torch forward speedup", s,
+                   f"(torch+hooks {1e3 * t['torch']:.1f} ms)")
+            print(f"    -> initlab is {s:.2f}x faster than PyTorch {torch.__version__} CPU with hooks "
+                  f"computing the same statistics ({case['label']}, forward)")
+    return worst
+
+
+def section_backward(shapes, rounds, torch):
+    print("\nforward + backward with every statistic, vs the bare forward + backward products")
+    for (b, w, d, a) in shapes:
+        case = make_case(b, w, d, a, backward=True)
+        fns = {"bare": bare_forward_backward(case), "initlab": engine_forward_backward(case)}
+        if torch is not None:
+            fns["torch"] = torch_runs(case, torch)[1]
+        t = interleaved(fns, rounds)
+        r = t["initlab"] / t["bare"]
+        record(f"fwd+bwd {case['label']}", "forward+backward", r,
+               f"(bare {1e3 * t['bare']:.1f} ms, initlab {1e3 * t['initlab']:.1f} ms)")
+        if torch is not None:
+            s = t["torch"] / t["initlab"]
+            record(f"torch/initlab fwd+bwd {case['label']}", "torch fwd+bwd speedup", s,
+                   f"(torch+hooks {1e3 * t['torch']:.1f} ms)")
+            print(f"    -> initlab is {s:.2f}x faster than PyTorch {torch.__version__} CPU with hooks "
+                  f"computing the same statistics ({case['label']}, forward + backward)")
+
+
+def section_dtype(rounds):
+    print("\nfloat32 vs float64 (same draws, cast): speed and agreement of every statistic")
+    case64 = make_case(1000, 500, 10, "tanh", dtype="float64")
+    cfg32 = config.resolve({"dtype": "float32", "network": {"depth": 10, "width": 500,
+                            "activation": "tanh", "initializer": "xavier"},
+                            "input": {"batch": 1000, "dim": 500}})
+    case32 = {"cfg": cfg32, "act": case64["act"], "x": case64["x"].astype(np.float32),
+              "weights": [w.astype(np.float32) for w in case64["weights"]], "draws": None,
+              "label": "tanh 1000x500x10"}
+    case32["params"] = network.FixedParameters(case32["weights"], [0.0] * 10)
+    t = interleaved({"f64": engine_forward(case64), "f32": engine_forward(case32)}, rounds)
+    record("initlab forward float64 / float32 time", "float64 / float32 time", t["f64"] / t["f32"])
+    o64, o32 = engine_forward(case64)(), engine_forward(case32)()
+    worst = 0.0
+    for r64, r32 in zip(o64.rows[1:], o32.rows[1:]):
+        for k in ("preact_std", "act_std", "act_saturated"):
+            if r64[k]:
+                worst = max(worst, abs(r64[k] - r32[k]) / abs(r64[k]))
+    hist = max(int(np.abs(a.counts - b.counts).max()) for a, b in zip(o64.act_hist, o32.act_hist))
+    print(f"  float32 vs float64 statistics: max relative difference {worst:.2e} (std, saturation); "
+          f"histogram counts differ by at most {hist} of {1000 * 500} per layer")
+
+
+def _child(code: str) -> dict:
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env={**os.environ, "PYTHONPATH": str(ROOT / "src")})
+    if out.returncode:
+        raise RuntimeError(out.stderr)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+_MEM_CHILD = r"""
+import json, resource, sys, time
+from initlab import config, experiment
+cfg = config.resolve({"dtype": "float32", "network": {"depth": %(depth)d, "width": %(width)d,
+      "activation": "tanh", "initializer": "xavier"}, "input": {"batch": %(batch)d, "dim": %(width)d},
+      "backward": {"enabled": %(backward)s}, "stats": {"histograms": True}})
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+t = time.perf_counter()
+experiment.run(cfg, theory=False)
+t = time.perf_counter() - t
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps({"base_mb": base / 1024, "peak_mb": peak / 1024, "seconds": t}))
+"""
+
+
+def section_memory(quick: bool):
+    print("\nmemory: peak RSS of a child process running one config (weights drawn from their streams)")
+    width, batch = (512, 128) if quick else (1024, 256)
+    shallow, deep = (10, 200) if quick else (10, 1000)
+    res = {}
+    for d in (shallow, deep):
+        res[d] = _child(_MEM_CHILD % {"depth": d, "width": width, "batch": batch, "backward": "False"})
+    r = res[deep]["peak_mb"] / res[shallow]["peak_mb"]
+    record(f"forward peak RSS depth {deep} / depth {shallow} (w {width}, b {batch})",
+           "forward peak RSS deep/shallow", r,
+           f"({res[shallow]['peak_mb']:.0f} MB vs {res[deep]['peak_mb']:.0f} MB; "
+           f"imports alone {res[shallow]['base_mb']:.0f} MB)")
+    item = 4
+    for d in ((10, 40) if quick else (10, 50, 100)):
+        m = _child(_MEM_CHILD % {"depth": d, "width": width, "batch": batch, "backward": "True"})
+        acts = d * batch * width * item / 2**20
+        wmb = width * width * item / 2**20
+        over = m["peak_mb"] - m["base_mb"]
+        print(f"  fwd+bwd depth {d:4d}: peak {m['peak_mb']:.0f} MB = imports {m['base_mb']:.0f} MB + "
+              f"{over:.0f} MB; activations {acts:.0f} MB, one weight matrix {wmb:.0f} MB "
+              f"(all {d} would be {d * wmb:.0f} MB) -> {(over - acts) / wmb:.1f} weight matrices' worth "
+              f"beyond the activations", flush=True)
+
+
+def section_cli(runs: int):
+    print("\nstart-up: `initlab --help` vs `python -c 'import numpy, typer, rich, yaml'` (median of "
+          f"{runs} runs)")
+    exe = Path(sys.executable).parent / "initlab"
+    help_cmd = [str(exe), "--help"] if exe.exists() else [sys.executable, "-m", "initlab", "--help"]
+    imp_cmd = [sys.executable, "-c", "import numpy, typer, rich, yaml"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+
+    def med(cmd):
+        ts = []
+        for _ in range(runs):
+            t = time.perf_counter()
+            subprocess.run(cmd, capture_output=True, env=env, check=True)
+            ts.append(time.perf_counter() - t)
+        return statistics.median(ts)
+
+    med(help_cmd), med(imp_cmd)  # warm the file cache
+    a, b = [], []
+    for _ in range(2):  # interleave two halves
+        a.append(med(help_cmd))
+        b.append(med(imp_cmd))
+    th, ti = min(a), min(b)
+    record("initlab --help / import numpy,typer,rich,yaml", "cli --help / imports", th / ti,
+           f"({1e3 * th:.0f} ms vs {1e3 * ti:.0f} ms)")
+    probe = ("import sys; from initlab.cli import main; main(['--help']); "
+             "print('\\nHEAVY', sorted(m for m in ('matplotlib', 'scipy', 'torch', 'initlab.experiment') "
+             "if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env)
+    heavy = out.stdout.strip().splitlines()[-1] if out.stdout.strip() else "?"
+    print(f"  modules loaded by --help that only some commands need: {heavy.replace('HEAVY', '').strip()}")
+
+
+def section_full_run(quick: bool):
+    print("\nfull `initlab run` engine time including weight drawing (experiment.run, float32, tanh)")
+    shapes = [(1000, 500, 10)] if quick else [(1000, 500, 10), (256, 1024, 100)]
+    for (b, w, d) in shapes:
+        case = make_case(b, w, d, "tanh")
+        cfg = case["cfg"]
+        drawn = experiment.build_parameters(cfg)
+        t = interleaved({
+            "run": lambda: experiment.run(cfg, theory=False),
+            "draw": lambda: [drawn.weight(l) for l in range(1, d + 1)],
+            "engine": engine_forward(case),
+        }, 3 if quick else 5)
+        print(f"  {case['label']}: experiment.run {1e3 * t['run']:.0f} ms; drawing the weights alone "
+              f"{1e3 * t['draw']:.0f} ms ({1e9 * t['draw'] / (d * w * w):.1f} ns/entry); engine with "
+              f"pre-drawn weights {1e3 * t['engine']:.0f} ms", flush=True)
+
+
+def section_figures():
+    exe = Path(sys.executable).parent / "initlab"
+    probe = subprocess.run([str(exe), "reproduce", "--help"], capture_output=True, text=True)
+    if probe.returncode != 0:
+        print("\n`initlab reproduce` not available: make figures not measured")
+        return
+    print("\n`make figures` (initlab reproduce all --results /tmp/initlab-regen)")
+    t = time.perf_counter()
+    out = subprocess.run([str(exe), "reproduce", "all", "--results", "/tmp/initlab-regen"],
+                         capture_output=True, text=True)
+    t = time.perf_counter() - t
+    status = "ok" if out.returncode == 0 else f"exit {out.returncode}: {out.stderr.strip()[-300:]}"
+    print(f"  reproduce all: {t:.1f} s ({status}); target well under 60 s")
+
+
+def versions(torch) -> str:
+    import numpy
+
+    try:
+        cfg = numpy.show_config(mode="dicts")
+        blas = cfg["Build Dependencies"]["blas"]
+        blas = f"{blas.get('name')} {blas.get('version')}"
+    except Exception:
+        blas = "?"
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    tv = f", torch {torch.__version__} ({torch.get_num_threads()} threads)" if torch is not None else ""
+    return (f"{cpu}, {cores} cores; Python {platform.python_version()}, numpy {numpy.__version__} "
+            f"({blas}){tv}")
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--quick", action="store_true", help="the CI subset (~20 s)")
+    p.add_argument("--check", action="store_true",
+                   help="exit 1 if a ratio regresses past its generous CI bound")
+    p.add_argument("--no-torch", action="store_true", help="skip the PyTorch comparison")
+    p.add_argument("--json", type=Path, help="also write the results here")
+    args = p.parse_args(argv)
+
+    torch = None
+    if not args.no_torch and not args.quick:
+        try:
+            import torch  # noqa: F811
+
+            torch.set_num_threads(2)
+        except ImportError:
+            torch = None
+    print("initlab benchmark:", versions(torch))
+    if args.quick:
+        section_forward([(1000, 500, 10, "tanh"), (256, 1024, 20, "tanh")], 7, None)
+        section_backward([(1000, 500, 10, "tanh")], 5, None)
+        section_memory(quick=True)
+        section_cli(runs=5)
+    else:
+        section_forward([(1000, 500, 10, "tanh"), (1000, 500, 10, "relu"),
+                         (256, 1024, 100, "tanh"), (256, 1024, 100, "relu")], 15, torch)
+        section_backward([(1000, 500, 10, "tanh"), (1000, 500, 10, "relu"),
+                          (256, 1024, 100, "tanh")], 7, torch)
+        section_dtype(9)
+        section_memory(quick=False)
+        section_cli(runs=10)
+        section_full_run(quick=False)
+        section_figures()
+    missed = [r for r in RESULTS if r["ok"] is False]
+    regress = [r for r in RESULTS if r["regress"]]
+    print(f"\n{len(RESULTS)} figures; {len(missed)} beside their target; "
+          f"{len(regress)} past the CI bound")
+    if args.json:
+        args.json.write_text(json.dumps(RESULTS, indent=1, sort_keys=True) + "\n")
+    if args.check and regress:
+        for r in regress:
+            print(f"REGRESSION: {r['name']}: {r['value']:.3f} (bound {r['op']} {r['bound']})")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

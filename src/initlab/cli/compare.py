@@ -1,0 +1,110 @@
+"""``initlab compare``: several initializers side by side on the same network and input."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from . import app, console as make_console
+
+RICH_LAYER_CAP = 30  # deeper nets show 21 evenly spaced layers in the terminal (all in summary.md)
+
+
+def flag_sets(depth, width, batch, dim, dtype, loss) -> list[tuple[str, object]]:
+    """The dedicated flags as config overrides (they win over --set)."""
+    pairs = [("network.depth", depth), ("network.width", width), ("input.batch", batch),
+             ("input.dim", dim), ("dtype", dtype), ("backward.loss", loss)]
+    return [(k, v) for k, v in pairs if v is not None]
+
+
+def print_comparison(comp, console, title: str) -> None:
+    from rich.table import Table
+
+    from .. import compare as C
+    from ..io.compare_save import cell_text
+
+    depth = max(s.depth for s in comp.series)
+    layers = C.shown_layers(depth, RICH_LAYER_CAP)
+    headers, rows = C.side_by_side(comp, layers)
+    t = Table(title=title + (" (stds: geometric mean ±95% interval over seeds)" if comp.seeds > 1 else ""),
+              title_justify="left")
+    for h in headers:
+        t.add_column(h, justify="right", overflow="fold")
+    for r in rows:
+        t.add_row(*[cell_text(c, compact=True) for c in r])
+    console.print(t)
+    if len(layers) < depth + 1:
+        console.print(f"({len(layers)} of {depth + 1} layers shown; all of them in summary.md and stats.csv)")
+
+
+def print_verdicts(comp, console) -> None:
+    styles = {"healthy": "green", "shrinks": "yellow", "grows": "yellow", "collapses": "red",
+              "explodes": "red", "saturates": "red"}
+    for v in comp.verdicts:
+        console.print(v.text, style=styles.get(v.kind), markup=False, highlight=False)
+
+
+@app.command()
+def compare(
+    inits: Annotated[list[str], typer.Argument(
+        help="Initializer specs: a name or name:key=value,... (e.g. xavier he normal:std=0.01).",
+        show_default=False, metavar="INIT...")],
+    act: Annotated[Optional[str], typer.Option(
+        "--act", help="Activation: name or name:key=value (default: the config's, else tanh).")] = None,
+    config: Annotated[Optional[Path], typer.Option(
+        "--config", help="Base YAML config (network, input, ...); the flags below win over it.")] = None,
+    depth: Annotated[Optional[int], typer.Option(help="Hidden layers (default 10).")] = None,
+    width: Annotated[Optional[int], typer.Option(help="Units per hidden layer (default 500).")] = None,
+    batch: Annotated[Optional[int], typer.Option(help="Input batch size (default 1000).")] = None,
+    dim: Annotated[Optional[int], typer.Option(help="Input dimension (default 500).")] = None,
+    dtype: Annotated[Optional[str], typer.Option(help="float32 or float64 (default float64).")] = None,
+    seed: Annotated[Optional[int], typer.Option(help="Seed (default 0); --seeds N uses seed..seed+N-1.")] = None,
+    backward: Annotated[Optional[bool], typer.Option("--backward/--no-backward",
+                                                      help="Run the backward pass too.")] = None,
+    loss: Annotated[Optional[str], typer.Option(help="Backward loss: random, mse or softmax_ce.")] = None,
+    set_: Annotated[Optional[list[str]], typer.Option("--set", metavar="KEY=VALUE",
+                                                       help="Override a config field (repeatable).")] = None,
+    seeds: Annotated[int, typer.Option(help="Repeat with N seeds; report geometric means and 95% "
+                                            "intervals per layer.")] = 1,
+    out: Annotated[Optional[Path], typer.Option(help="Output folder (default results/compare-<act>-<inits>).")] = None,
+    figures: Annotated[bool, typer.Option("--figures/--no-figures", help="Draw the PNG figures.")] = True,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only the verdicts, no table.")] = False,
+) -> None:
+    """Compare initializers on one network: the same input, seeds and activation for all.
+
+    Writes stats.csv (long form), summary.md, std_by_layer.png and histograms.png.
+
+    Prints the per-layer std side by side and one verdict per initializer (docs/reproduce.md).
+    """
+    from .. import compare as C
+    from ..errors import ConfigError
+    from ..io import compare_save, configfile, results
+    from .run import parse_sets
+
+    if seeds < 1:
+        raise ConfigError("--seeds", f"must be an integer >= 1, got {seeds}")
+    specs = [C.parse_spec(s, "initializer") for s in inits]
+    act_spec = C.parse_spec(act, "activation") if act is not None else None
+    data, lines = configfile.read(config) if config is not None else ({}, {})
+    sets = parse_sets(set_) + flag_sets(depth, width, batch, dim, dtype, loss)
+    # Resolve once without a name to learn the activation (the folder name depends on it).
+    probe = C.entries(data, specs[:1], act_spec, sets, lines=lines, seed=seed, backward=backward)[0]
+    name = C.folder_name(probe.config.network.activation, specs)
+    entries = C.entries(data, specs, act_spec, sets, lines=lines, name=name, seed=seed, backward=backward)
+    folder = out or Path("results") / name
+    results.check_output_dir(folder)
+    t0 = time.perf_counter()
+    comp = C.run(entries, seeds)
+    elapsed = time.perf_counter() - t0
+    command = " ".join(["initlab"] + (sys.argv[1:] if sys.argv[1:2] == ["compare"] else ["compare", *inits]))
+    compare_save.save_comparison(comp, folder, figures=figures, command=command, elapsed=elapsed)
+    console = make_console()
+    if not quiet:
+        print_comparison(comp, console, compare_save.title_of(comp))
+    print_verdicts(comp, console)
+    console.print(f"wrote {folder}/ ({', '.join(sorted(p.name for p in folder.iterdir()))}) in {elapsed:.2f} s",
+                  markup=False)

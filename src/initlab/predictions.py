@@ -1,0 +1,109 @@
+"""Theory beside every measurement: mean-field predictions for a run's layers.
+
+For a config whose weights are zero-mean with known variance (``Initializer.mean_field``:
+every variance-scaling initializer, zero-mean normal/uniform/truncated normal, orthogonal at
+large width) and whose bias is zero or zero-mean random, :func:`predict` iterates the
+mean-field length map of Poole et al. 2016 (:func:`initlab.theory.predict_layers`) and returns
+per-layer ``predicted_*`` values. Where no prediction applies it says why:
+
+- constant, identity, sparse and torch_sparse weights: the entries are not iid zero-mean with
+  a variance-scaling law (identity is deterministic, sparse weights make each unit's sum a
+  sum over a few inputs, so the central-limit step of mean-field theory fails);
+- a nonzero constant bias, or a bias initializer with nonzero mean: the pre-activations are
+  not centred, which the length map assumes;
+- data-dependent initializations (future: LSUV, transfer): the weights depend on the data.
+
+The gradient predictions need the second moment of the top gradient dL/dh_L: exactly 1 for
+the ``random`` loss, and the measured value for ``mse``/``softmax_ce`` (they depend on the
+forward result), so those anchor at the top layer and predict the propagation below it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .config import Config
+
+PREDICTED_FORWARD = ("predicted_preact_std", "predicted_act_mean", "predicted_act_std")
+PREDICTED_BACKWARD = ("predicted_chi", "predicted_grad_act_std", "predicted_grad_preact_std")
+# theory.predict_layers key -> our column
+_KEYS = {"predicted_preact_std": "predicted_preact_std", "predicted_act_mean": "predicted_act_mean",
+         "predicted_act_std": "predicted_act_std", "chi": "predicted_chi",
+         "predicted_grad_act_std": "predicted_grad_act_std",
+         "predicted_grad_preact_std": "predicted_grad_preact_std"}
+
+
+def columns(backward: bool) -> tuple[str, ...]:
+    return PREDICTED_FORWARD + (PREDICTED_BACKWARD if backward else ())
+
+
+@dataclass(frozen=True)
+class Prediction:
+    applies: bool
+    reason: str  # why not, or which assumptions were used
+    rows: list[dict] | None = None  # per layer 0..L, keyed by the predicted_* columns
+
+
+def input_second_moment(cfg: Config) -> float:
+    """E[x^2] of one input entry, from the input distribution."""
+    i = cfg.input
+    if i.distribution == "normal":
+        return i.mean**2 + i.std**2
+    if i.low is not None:
+        lo, hi = i.low, i.high
+        return (lo * lo + lo * hi + hi * hi) / 3.0
+    return i.mean**2 + i.std**2
+
+
+def _applicability(cfg: Config, init, bias) -> str | None:
+    if not init.mean_field:
+        return (f"no prediction for {init.label()}: mean-field theory needs iid zero-mean weights "
+                "with a variance-scaling law (see docs/theory.md)")
+    if isinstance(bias, float):
+        if bias != 0.0:
+            return f"no prediction with a constant bias {bias:g}: pre-activations are not centred"
+    elif not bias.mean_field:
+        return f"no prediction with bias {bias.label()}: the bias must be zero-mean random"
+    return None
+
+
+def predict(cfg: Config, act, init, bias, top_grad_second_moment: float | None = None) -> Prediction:
+    """The mean-field prediction for ``cfg`` (``act``/``init``/``bias`` resolved by
+    :mod:`initlab.components`)."""
+    why = _applicability(cfg, init, bias)
+    if why:
+        return Prediction(False, why)
+    from . import theory  # scipy: imported only when a prediction is made
+
+    widths = list(cfg.widths())
+    weight_var, bias_var = [], []
+    for l in range(1, len(widths)):
+        mean, var = init.moments(widths[l - 1], widths[l])
+        weight_var.append(var)
+        if isinstance(bias, float):
+            bias_var.append(0.0)
+        else:
+            bias_var.append(bias.moments(widths[l], widths[l])[1])
+    rows = theory.predict_layers(act, widths, weight_var, bias_var, input_second_moment(cfg),
+                                 top_grad_second_moment if cfg.backward.enabled else None)
+    return Prediction(True, "mean-field length map (Poole et al. 2016), infinite-width limit", rows)
+
+
+def attach(rows: list[dict], prediction: Prediction, backward: bool) -> None:
+    """Fill the ``predicted_*`` columns of ``rows`` in place (None where nothing applies)."""
+    cols = columns(backward)
+    for l, row in enumerate(rows):
+        src = prediction.rows[l] if prediction.rows else {}
+        for key, col in _KEYS.items():
+            if col in cols:
+                row[col] = src.get(key)
+
+
+def top_gradient_second_moment(cfg: Config, measured_top_std: float | None) -> float | None:
+    """E[(dL/dh_L)^2]: 1 for the random loss, else the measured value (std^2; mean ~ 0)."""
+    if not cfg.backward.enabled:
+        return None
+    if cfg.backward.loss == "random":
+        return 1.0
+    return None if measured_top_std is None else measured_top_std**2
+

@@ -1,0 +1,425 @@
+"""Extreme experiments and interrupted runs: overflow is a result (exit 0, marked, drawn),
+result folders are replaced atomically even under SIGKILL, tables are byte-identical across
+processes, and a bug is one line with exit code 1.
+
+Sizes: depth 100 nets of width 100 on a batch of 50 (the overflow cases of the issue, with
+normal(std 1.0) weights), small enough to run in a fraction of a second each.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from contextlib import redirect_stderr, redirect_stdout
+from pathlib import Path
+
+import pytest
+
+from initlab import config
+from initlab.cli import main
+from initlab.experiment import columns, run
+
+BATCH, WIDTH = 50, 100
+
+
+def deep(act: str, dtype: str, depth: int = 100, backward: bool = True, **extra) -> dict:
+    """W = 1.0 randn (normal std 1) on a deep net: the classic overflow experiment."""
+    d = {"name": f"{act}_{dtype}_{depth}", "dtype": dtype, "input": {"batch": BATCH, "dim": WIDTH},
+         "network": {"depth": depth, "width": WIDTH, "activation": act,
+                     "initializer": {"name": "normal", "std": 1.0}},
+         "backward": {"enabled": backward}}
+    d.update(extra)
+    return d
+
+
+def write_yaml(path: Path, data: dict) -> Path:
+    import yaml
+
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+def invoke(args: list[str]) -> tuple[int, str, str]:
+    err, out = io.StringIO(), io.StringIO()
+    with redirect_stderr(err), redirect_stdout(out):
+        rc = main(args)
+    return rc, out.getvalue(), err.getvalue()
+
+
+def sha(p: Path) -> str:
+    return hashlib.sha256(p.read_bytes()).hexdigest()
+
+
+def complete(folder: Path) -> dict:
+    """Check ``folder`` is one whole result (every file listed in the manifest, nothing else,
+    every sha256 matching) and return its manifest."""
+    man = json.loads((folder / "manifest.json").read_text())
+    names = {p.name for p in folder.iterdir()}
+    assert names == set(man["files"]) | {"manifest.json"}, (names, sorted(man["files"]))
+    for name, digest in man["files"].items():
+        assert sha(folder / name) == digest, name
+    return man
+
+
+def stages(parent: Path) -> list[Path]:
+    return sorted(p for p in parent.iterdir() if p.name.endswith(".initlab-tmp"))
+
+
+# --- overflow is a result ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("act,dtype", [("relu", "float32"), ("relu", "float64"), ("tanh", "float32"),
+                                       ("tanh", "float64")])
+def test_depth_100_normal_std_1(act, dtype):
+    """The four cases of the issue, each asserted for what really happens.
+
+    ReLU multiplies the scale by sqrt(width / 2) = 7.07 per layer: float32 (max 3.4e38)
+    overflows near layer 45, float64 (max 1.8e308) reaches ~1e84 at layer 100 and stays finite,
+    and huge finite values are not an overflow. tanh is bounded: it saturates (most |h| >= 0.99)
+    and never overflows; at this width its gradients stay finite too.
+    """
+    r = run(config.resolve(deep(act, dtype)))
+    first = r.first_nonfinite
+    hist_total = {h.total for h in r.act_hist}
+    assert hist_total == {BATCH * WIDTH}  # every value counted, finite or not
+    if (act, dtype) == ("relu", "float32"):
+        f = first["forward"]
+        assert f is not None and 30 < f < 60
+        assert r.rows[f]["act_nonfinite"] > 0 and r.act_hist[f - 1].nonfinite > 0
+        assert r.rows[f - 1]["act_nonfinite"] == 0 and math.isfinite(r.rows[f - 1]["act_std"])
+        assert r.rows[f - 1]["act_std"] > 1e30
+        assert all(row["act_nonfinite"] == 0 for row in r.rows[:f])
+        assert first["backward"] is not None  # inf/NaN activations poison the gradients
+    elif act == "relu":
+        assert first == {"forward": None, "backward": None}
+        assert all(row["act_nonfinite"] == 0 and math.isfinite(row["act_std"]) for row in r.rows)
+        assert r.rows[-1]["act_std"] > 1e80  # huge, finite: not an overflow
+        assert all(row["grad_nonfinite"] == 0 for row in r.rows)
+    else:
+        assert first == {"forward": None, "backward": None}
+        assert all(row["act_nonfinite"] == 0 for row in r.rows)
+        assert all(row["act_saturated"] >= 0.5 for row in r.rows[1:])  # reported as saturated
+        assert all(abs(row["act_mean"]) < 1 and row["act_std"] <= 1 for row in r.rows[1:])
+
+
+def test_float64_overflows_deeper(tmp_path):
+    """float64 needs ~360 ReLU layers at this width (7.07^360 ~ 1e306) before it overflows. The
+    first non-finite values are pre-activations: -inf ones become 0 after ReLU, so layer f's
+    activations can still be finite; the warning says so."""
+    cfg = write_yaml(tmp_path / "deep.yaml", deep("relu", "float64", depth=400, backward=False))
+    rc, out, err = invoke(["run", str(cfg), "--out", str(tmp_path / "o"), "--no-figures", "-q"])
+    assert rc == 0
+    rows = json.loads((tmp_path / "o" / "stats.json").read_text())["rows"]
+    f = json.loads((tmp_path / "o" / "stats.json").read_text())["first_nonfinite"]["forward"]
+    assert f is not None and 330 < f < 400
+    assert rows[f - 1]["act_std"] > 1e300 and rows[f - 1]["act_nonfinite"] == 0
+    assert any(r["act_nonfinite"] > 0 for r in rows[f:f + 3])
+    assert err.count("\n") == 1 and f"from layer {f} on" in err
+    if rows[f]["act_nonfinite"] == 0:
+        assert "in the pre-activations z there" in err
+    else:
+        assert f"{rows[f]['act_nonfinite']} non-finite activations there" in err
+
+
+@pytest.fixture(scope="module")
+def relu32_cli(tmp_path_factory):
+    """``initlab run`` on the float32 ReLU overflow, backward and figures on."""
+    tmp = tmp_path_factory.mktemp("relu32")
+    cfg = write_yaml(tmp / "relu32.yaml", deep("relu", "float32"))
+    rc, out, err = invoke(["run", str(cfg), "--out", str(tmp / "out")])
+    return rc, out, err, tmp / "out"
+
+
+def test_overflow_run_exits_0_and_warns(relu32_cli):
+    rc, out, err, folder = relu32_cli
+    assert rc == 0
+    doc = json.loads((folder / "stats.json").read_text())
+    f, b = doc["first_nonfinite"]["forward"], doc["first_nonfinite"]["backward"]
+    assert f is not None and b is not None
+    lines = err.splitlines()
+    assert len(lines) == 2 and all(x.startswith("initlab: warning: ") for x in lines)
+    assert f"activations overflow to inf/NaN from layer {f} on" in lines[0]
+    assert f"gradients overflow to inf/NaN from layer {b} downward" in lines[1]
+    assert "error" not in err.replace("not an error", "")
+
+
+def test_overflow_is_marked_in_the_table(relu32_cli):
+    rc, out, err, folder = relu32_cli
+    f = json.loads((folder / "stats.json").read_text())["first_nonfinite"]["forward"]
+    marked = [line for line in out.splitlines() if "<- first inf/NaN (act)" in line]
+    assert len(marked) == 1
+    assert marked[0].split("│")[1].strip() == str(f)  # the row of layer f
+    assert "inf/nan" in out  # the non-finite count column
+
+
+def test_overflow_in_stats_files(relu32_cli):
+    rc, out, err, folder = relu32_cli
+    complete(folder)
+    doc = json.loads((folder / "stats.json").read_text())
+    f = doc["first_nonfinite"]["forward"]
+    rows = doc["rows"]
+    assert rows[f]["act_nonfinite"] > 0 and rows[f - 1]["act_nonfinite"] == 0
+    assert rows[-1]["act_std"] is None  # all non-finite: JSON null, never NaN
+    h = doc["histograms"]["act"]
+    assert h["nonfinite"][f - 1] == rows[f]["act_nonfinite"]
+    for i in range(len(h["counts"])):
+        assert sum(h["counts"][i]) + h["below"][i] + h["above"][i] + h["nonfinite"][i] == BATCH * WIDTH
+    csv_rows = list(csv.DictReader(open(folder / "stats.csv")))
+    assert int(csv_rows[f]["act_nonfinite"]) > 0 and csv_rows[-1]["act_std"] == "nan"
+    assert f"first non-finite layer forward {f}" in (folder / "summary.md").read_text()
+
+
+def test_overflow_figures_draw_and_say_what_was_skipped(relu32_cli, monkeypatch):
+    rc, out, err, folder = relu32_cli
+    for name in ("histograms.png", "gradients.png", "stats.png"):
+        assert (folder / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # Redraw from stats.json and read the text the panels carry.
+    from initlab.plots import run_figures
+
+    texts: dict[str, list[str]] = {}
+
+    def capture(fig, path):
+        import matplotlib.pyplot as plt
+        from matplotlib.text import Text
+
+        texts[Path(path).name] = [t.get_text() for t in fig.findobj(Text)]
+        plt.close(fig)
+
+    monkeypatch.setattr(run_figures, "save", capture)
+    doc = json.loads((folder / "stats.json").read_text())
+    run_figures.draw_all(doc, folder)
+    f = doc["first_nonfinite"]["forward"]
+    hist = texts["histograms.png"]
+    skipped = sum(doc["histograms"]["act"]["nonfinite"])
+    assert any(f"{skipped} non-finite values (inf/NaN) skipped" in t for t in hist)
+    assert f"layer {f}: first inf/NaN" in hist  # the first non-finite layer always has a panel
+    assert f"layer {f - 1}" in hist  # and the last finite one
+    n = doc["rows"][f]["act_nonfinite"]
+    assert any(f"{n} non-finite skipped" in t for t in hist)
+    assert any("non-finite, skipped" in t for t in hist)  # a panel with nothing finite
+    assert any(f"first inf/NaN: layer {f}" in t for t in texts["stats.png"])
+    assert any("layers non-finite, not drawn" in t for t in texts["stats.png"])
+
+
+def test_huge_but_finite_is_not_an_overflow(tmp_path):
+    cfg = write_yaml(tmp_path / "relu64.yaml", deep("relu", "float64"))
+    rc, out, err = invoke(["run", str(cfg), "--out", str(tmp_path / "o"), "--no-figures"])
+    assert rc == 0 and err == ""
+    doc = json.loads((tmp_path / "o" / "stats.json").read_text())
+    assert doc["first_nonfinite"] == {"forward": None, "backward": None}
+    assert doc["rows"][-1]["act_std"] > 1e80
+    assert "first inf/NaN" not in out and "inf/nan" not in out
+
+
+def test_tanh_saturates_and_is_not_an_overflow(tmp_path):
+    cfg = write_yaml(tmp_path / "tanh32.yaml", deep("tanh", "float32"))
+    rc, out, err = invoke(["run", str(cfg), "--out", str(tmp_path / "o"), "--no-figures"])
+    assert rc == 0 and err == ""
+    assert "note: tanh saturates" in out and "not an overflow" in out
+    doc = json.loads((tmp_path / "o" / "stats.json").read_text())
+    assert doc["first_nonfinite"] == {"forward": None, "backward": None}
+    assert min(r["act_saturated"] for r in doc["rows"][1:]) >= 0.5
+
+
+# --- atomic results: kill a run while it writes ----------------------------------------------
+
+KILL_CFG = {"name": "k", "input": {"batch": 32, "dim": 64},
+            "network": {"depth": 20, "width": 64, "activation": "tanh",
+                        "initializer": {"name": "normal", "std": 1.0}},
+            "backward": {"enabled": True}, "stats": {"histograms": False}}
+
+
+def test_killed_runs_leave_old_results_or_new_never_a_mix(tmp_path):
+    """``initlab run`` in a subprocess, killed (SIGKILL) or interrupted (SIGINT, SIGTERM) before
+    and while it writes (figures on: drawing takes a moment, inside the staging window). After
+    every kill the output folder is one whole result, the previous one byte for byte unless
+    the swap had already happened; staging folders of SIGKILLed runs are removed by the next
+    run; SIGINT/SIGTERM clean up after themselves."""
+    cfg = write_yaml(tmp_path / "k.yaml", KILL_CFG)
+    out = tmp_path / "out"
+    exe = [sys.executable, "-m", "initlab", "run", str(cfg), "--out", str(out), "-q"]
+    r = subprocess.run(exe + ["--seed", "0"], capture_output=True, text=True, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    current = {p.name: sha(p) for p in out.iterdir()}
+    assert complete(out)["seed"] == 0
+
+    kills = [(signal.SIGKILL, None, 0.05), (signal.SIGKILL, "stage", 0.0), (signal.SIGINT, "stage", 0.2),
+             (signal.SIGTERM, "stage", 0.2), (signal.SIGKILL, "stage", 0.6)]
+    mid_write = 0
+    for seed, (sig, when, delay) in enumerate(kills, start=1):
+        p = subprocess.Popen(exe + ["--seed", str(seed)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True, cwd=tmp_path)
+        staged: list[str] = []
+        if when == "stage":  # wait until the run writes into its staging folder
+            deadline = time.monotonic() + 60
+            mine = f".{out.name}.{p.pid}."
+            while p.poll() is None and time.monotonic() < deadline:
+                s = [x for x in tmp_path.iterdir() if x.name.startswith(mine)]
+                if s:
+                    break
+                time.sleep(0.005)
+        time.sleep(delay)
+        if p.poll() is None:
+            s = [x for x in tmp_path.iterdir() if x.name.startswith(f".{out.name}.{p.pid}.")]
+            staged = [f.name for f in s[0].iterdir()] if s else []
+            p.send_signal(sig)
+        _, err = p.communicate(timeout=60)
+        man = complete(out)
+        if man["seed"] == seed:  # finished before the signal: the new whole result
+            assert p.returncode == 0, err
+            current = {q.name: sha(q) for q in out.iterdir()}
+        else:  # the previous result, untouched
+            assert {q.name: sha(q) for q in out.iterdir()} == current
+            if staged:
+                mid_write += 1
+            if sig == signal.SIGKILL:
+                assert p.returncode == -signal.SIGKILL
+            else:  # a clean exit: one line, and its own staging folder removed
+                want = {signal.SIGINT: (130, "initlab: interrupted"), signal.SIGTERM: (143, "initlab: terminated")}
+                assert (p.returncode, err.strip()) == want[sig], (p.returncode, err)
+                assert not [x for x in tmp_path.iterdir() if x.name.startswith(f".{out.name}.{p.pid}.")]
+    assert mid_write >= 2, "no kill landed while the files were being written"
+    leftovers = stages(tmp_path)
+    assert leftovers, "a SIGKILL mid-write leaves its (hidden) staging folder"
+    rc, _, err = invoke(["run", str(cfg), "--out", str(out), "--no-figures", "-q", "--seed", "99"])
+    assert rc == 0, err
+    assert stages(tmp_path) == []  # the next run removed them
+    assert complete(out)["seed"] == 99
+
+
+def test_live_runs_staging_folder_is_not_removed(tmp_path):
+    """Only stages of dead processes are stale: a concurrent run's stage (our pid) is kept."""
+    from initlab.io import results
+
+    out = tmp_path / "o"
+    live = tmp_path / f".o.{os.getpid()}.0123abcd.initlab-tmp"
+    dead = tmp_path / ".o.999999999.0123abcd.initlab-tmp"
+    legacy = tmp_path / ".o.0123abcd.initlab-tmp"
+    for d in (live, dead, legacy):
+        d.mkdir()
+    assert sorted(results.stale_stages(out)) == sorted([dead, legacy])
+
+
+def test_output_symlink_is_followed(tmp_path):
+    """--out naming a link to a result folder replaces the folder it points to; the link stays."""
+    cfg = write_yaml(tmp_path / "c.yaml", deep("tanh", "float64", depth=2))
+    real, link = tmp_path / "real", tmp_path / "link"
+    assert invoke(["run", str(cfg), "--out", str(real), "--no-figures", "-q"])[0] == 0
+    link.symlink_to(real)
+    assert invoke(["run", str(cfg), "--out", str(link), "--no-figures", "-q", "--seed", "4"])[0] == 0
+    assert link.is_symlink() and complete(real)["seed"] == 4
+    assert stages(tmp_path) == []
+
+
+def test_interrupt_during_write_keeps_previous_results(tmp_path, monkeypatch):
+    cfg = write_yaml(tmp_path / "c.yaml", deep("tanh", "float64", depth=3))
+    out = tmp_path / "o"
+    assert invoke(["run", str(cfg), "--out", str(out), "--no-figures", "-q"])[0] == 0
+    before = {p.name: sha(p) for p in out.iterdir()}
+    from initlab.plots import run_figures
+
+    def interrupt(doc, folder):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(run_figures, "draw_all", interrupt)
+    rc, o, err = invoke(["run", str(cfg), "--out", str(out), "--seed", "5"])
+    assert rc == 130 and err == "initlab: interrupted\n"
+    assert {p.name: sha(p) for p in out.iterdir()} == before
+    assert stages(tmp_path) == []
+
+
+# --- errors raised during the run or the write leave nothing ----------------------------------
+
+def test_internal_error_is_one_line_exit_1_and_leaves_nothing(tmp_path, monkeypatch):
+    import initlab.experiment
+
+    def boom(*a, **k):
+        raise RuntimeError("boom\nsecond line")
+
+    monkeypatch.setattr(initlab.experiment, "run", boom)
+    cfg = write_yaml(tmp_path / "c.yaml", deep("tanh", "float64", depth=3))
+    monkeypatch.chdir(tmp_path)
+    rc, out, err = invoke(["run", "c.yaml"])
+    assert rc == 1 and out == "" and err.count("\n") == 1
+    assert err.startswith("initlab: internal error: RuntimeError: boom second line at test_hardening.py:")
+    assert "please report" in err and "Traceback" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.yaml"]
+
+
+def test_internal_error_while_writing_leaves_previous_results_and_no_new_folders(tmp_path, monkeypatch):
+    cfg = write_yaml(tmp_path / "c.yaml", deep("tanh", "float64", depth=3))
+    old = tmp_path / "old"
+    assert invoke(["run", str(cfg), "--out", str(old), "--no-figures", "-q"])[0] == 0
+    before = {p.name: sha(p) for p in old.iterdir()}
+    from initlab.plots import run_figures
+
+    def broken(doc, folder):
+        (Path(folder) / "histograms.png").write_bytes(b"half a figure")
+        raise ValueError("figure exploded")
+
+    monkeypatch.setattr(run_figures, "draw_all", broken)
+    for target in (old, tmp_path / "new" / "deeper" / "x"):
+        rc, out, err = invoke(["run", str(cfg), "--out", str(target), "--seed", "3"])
+        assert rc == 1 and err.count("\n") == 1 and "internal error: ValueError: figure exploded" in err
+    assert {p.name: sha(p) for p in old.iterdir()} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.yaml", "old"]  # no new/, no stage
+
+
+def test_error_found_only_when_weights_are_drawn_leaves_nothing(tmp_path, monkeypatch):
+    """Martens sparse ``nonzero`` > fan_in is caught by the config check (tiny draws at every
+    fan). With that check switched off the error comes when the run draws its weights: still a
+    one-line usage error naming the field, and nothing written."""
+    monkeypatch.setattr(config, "_probe_shapes", lambda cfg: {"network.initializer": [], "network.bias": []})
+    cfg = write_yaml(tmp_path / "c.yaml", {"input": {"batch": 4, "dim": 10},
+                                           "network": {"depth": 2, "width": 10,
+                                                       "initializer": {"name": "sparse", "nonzero": 50}}})
+    monkeypatch.chdir(tmp_path)
+    rc, out, err = invoke(["run", "c.yaml"])
+    assert rc == 2 and err.count("\n") == 1
+    assert err.startswith("initlab: error: network.initializer.nonzero: must be <= fan_in (10)")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.yaml"]
+
+
+# --- determinism --------------------------------------------------------------------------------
+
+DET_CFG = {"name": "det", "seed": 7, "dtype": "float32",
+           "input": {"batch": 40, "dim": 30, "distribution": "uniform"},
+           "network": {"depth": 6, "width": [30, 20, 25, 30, 30, 12], "activation": "gelu",
+                       "initializer": {"name": "truncated_normal", "std": 0.3},
+                       "bias": {"name": "normal", "std": 0.1}},
+           "backward": {"loss": "softmax_ce", "classes": 5}}
+
+
+@pytest.mark.parametrize("data", [DET_CFG, deep("relu", "float32", depth=60, backward=False)],
+                         ids=["mixed", "overflow"])
+def test_byte_identical_tables_across_processes_and_backward_toggle(tmp_path, data):
+    """Two separate processes give byte-identical stats.csv, stats.json and summary.md; with
+    --backward (a third run, in this process) every forward column (CSV and JSON rows) and the
+    activation histograms are the same bytes/values as without."""
+    cfg = write_yaml(tmp_path / "c.yaml", data)
+    exe = [sys.executable, "-m", "initlab", "run", str(cfg), "--no-figures", "-q"]
+    procs = [subprocess.Popen(exe + ["--out", name], cwd=tmp_path, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE) for name in "ab"]
+    rc, _, err = invoke(["run", str(cfg), "--no-figures", "-q", "--out", str(tmp_path / "c"), "--backward"])
+    assert rc == 0, err
+    for p in procs:
+        assert p.wait(timeout=120) == 0, p.stderr.read()
+    a, b, c = (tmp_path / n for n in "abc")
+    for name in ("stats.csv", "stats.json", "summary.md"):
+        assert (a / name).read_bytes() == (b / name).read_bytes(), name
+    forward = columns(backward=False)  # measured forward columns (and their predictions, if any)
+    rows_a = list(csv.DictReader(open(a / "stats.csv")))
+    rows_c = list(csv.DictReader(open(c / "stats.csv")))
+    assert list(rows_a[0]) == list(forward)
+    assert [{k: r[k] for k in forward} for r in rows_c] == rows_a
+    ja, jc = (json.loads((d / "stats.json").read_text()) for d in (a, c))
+    assert [{k: r[k] for k in forward} for r in jc["rows"]] == [{k: r[k] for k in forward} for r in ja["rows"]]
+    assert jc["histograms"]["act"] == ja["histograms"]["act"]
+    assert jc["first_nonfinite"]["forward"] == ja["first_nonfinite"]["forward"]
