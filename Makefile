@@ -6,7 +6,9 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test figures bench clean
+RESULTS ?= results
+
+.PHONY: install run test figures check-results bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,11 +23,20 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
+# Every study, figure and table under results/ (or RESULTS=dir), regenerated from configs/.
 figures: $(STAMP)
-	$(BIN)/initlab reproduce all
+	$(BIN)/initlab reproduce all --strict -q --results $(RESULTS)
+	$(BIN)/initlab phase --act tanh --empirical --out $(RESULTS)/phase-tanh
+	$(BIN)/initlab jacobian --act tanh --out $(RESULTS)/jacobian-tanh
+
+# Regenerate into a temporary folder and compare with the committed tables (what CI does).
+check-results: $(STAMP)
+	rm -rf .regen && $(MAKE) --no-print-directory figures RESULTS=.regen/results
+	$(BIN)/python -m initlab.io.check_results results .regen/results
+	rm -rf .regen
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench.py
 
 clean:
-	rm -rf $(VENV) build src/*.egg-info .pytest_cache
+	rm -rf $(VENV) build src/*.egg-info .pytest_cache .regen
