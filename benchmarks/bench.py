@@ -205,18 +205,25 @@ def torch_runs(case: dict, torch):
     stats: list = []
 
     def act_stats(h):
+        # written for speed: counts by count_nonzero, dead units only when enough zeros exist
+        n = h.numel()
         zero = h == 0
-        row = [h.mean(), h.std(unbiased=False), zero.float().mean(), zero.all(dim=0).sum(),
-               torch.histc(h, bins=bins, min=lo, max=hi), (h < lo).sum(), (h > hi).sum()]
+        nz = torch.count_nonzero(zero)
+        row = [h.mean(), h.std(unbiased=False), nz / n,
+               zero.all(dim=0).sum() if int(nz) >= h.shape[0] else nz * 0,
+               torch.histc(h, bins=bins, min=lo, max=hi), torch.count_nonzero(h < lo),
+               torch.count_nonzero(h > hi)]
         if sat is not None:
-            row.append(((h <= sat[0]) | (h >= sat[1])).float().mean())
+            row.append((torch.count_nonzero(h <= sat[0]) + torch.count_nonzero(h >= sat[1])) / n)
         return row
 
     def pre_hook(mod, inp, out):
-        stats.append((out.mean(), out.std(unbiased=False)))
+        with torch.no_grad():
+            stats.append((out.mean(), out.std(unbiased=False)))
 
     def post_hook(mod, inp, out):
-        stats.append(act_stats(out))
+        with torch.no_grad():
+            stats.append(act_stats(out))
 
     for m in net:
         m.register_forward_hook(pre_hook if isinstance(m, torch.nn.Linear) else post_hook)
@@ -232,14 +239,16 @@ def torch_runs(case: dict, torch):
 
     def grad_hook(g):
         nonlocal grange
-        if grange is None:
-            grange = 4.0 * float(g.std(unbiased=False))
-        stats.append((g.mean(), g.std(unbiased=False),
-                      torch.histc(g, bins=bins, min=-grange, max=grange),
-                      (g < -grange).sum(), (g > grange).sum()))
+        with torch.no_grad():
+            if grange is None:
+                grange = 4.0 * float(g.std(unbiased=False))
+            stats.append((g.mean(), g.std(unbiased=False),
+                          torch.histc(g, bins=bins, min=-grange, max=grange),
+                          torch.count_nonzero(g < -grange), torch.count_nonzero(g > grange)))
 
     def preact_grad_hook(g):
-        stats.append((g.std(unbiased=False),))
+        with torch.no_grad():
+            stats.append((g.std(unbiased=False),))
 
     def forward_backward():
         nonlocal grange
@@ -254,9 +263,10 @@ def torch_runs(case: dict, torch):
         loss = (h * top).sum()
         net.zero_grad(set_to_none=True)
         loss.backward()
-        wstats = [(p.grad.mean(), p.grad.std(unbiased=False), p.std(unbiased=False))
-                  for p in net.parameters()]
-        xstd = xin.grad.std()
+        with torch.no_grad():
+            wstats = [(p.grad.mean(), p.grad.std(unbiased=False), p.std(unbiased=False))
+                      for p in net.parameters()]
+            xstd = xin.grad.std(unbiased=False)
         return [float(v) for row in wstats for v in row] + [float(xstd)]
 
     return forward, forward_backward
@@ -337,42 +347,50 @@ def _child(code: str) -> dict:
 
 
 _MEM_CHILD = r"""
-import json, resource, sys, time
+import json, sys, time
 from initlab import config, experiment
+
+def status(key):  # kB from /proc/self/status; VmHWM is this process's peak RSS (reset by exec)
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1]) / 1024
 cfg = config.resolve({"dtype": "float32", "network": {"depth": %(depth)d, "width": %(width)d,
       "activation": "tanh", "initializer": "xavier"}, "input": {"batch": %(batch)d, "dim": %(width)d},
       "backward": {"enabled": %(backward)s}, "stats": {"histograms": True}})
-base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+experiment.run(config.resolve({"network": {"depth": 1, "width": 4}, "input": {"batch": 2, "dim": 4}}),
+               theory=False)  # warm every import
+base = status("VmHWM")
 t = time.perf_counter()
 experiment.run(cfg, theory=False)
 t = time.perf_counter() - t
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print(json.dumps({"base_mb": base / 1024, "peak_mb": peak / 1024, "seconds": t}))
+print(json.dumps({"base_mb": base, "peak_mb": status("VmHWM"), "seconds": t}))
 """
 
 
 def section_memory(quick: bool):
-    print("\nmemory: peak RSS of a child process running one config (weights drawn from their streams)")
+    print("\nmemory: peak RSS (VmHWM) of a child process running one config, weights drawn from "
+          "their streams, float32")
     width, batch = (512, 128) if quick else (1024, 256)
-    shallow, deep = (10, 200) if quick else (10, 1000)
+    shallow, deep = (10, 100) if quick else (10, 1000)
     res = {}
     for d in (shallow, deep):
         res[d] = _child(_MEM_CHILD % {"depth": d, "width": width, "batch": batch, "backward": "False"})
     r = res[deep]["peak_mb"] / res[shallow]["peak_mb"]
     record(f"forward peak RSS depth {deep} / depth {shallow} (w {width}, b {batch})",
            "forward peak RSS deep/shallow", r,
-           f"({res[shallow]['peak_mb']:.0f} MB vs {res[deep]['peak_mb']:.0f} MB; "
-           f"imports alone {res[shallow]['base_mb']:.0f} MB)")
+           f"({res[shallow]['peak_mb']:.0f} MB vs {res[deep]['peak_mb']:.0f} MB, of which imports "
+           f"{res[shallow]['base_mb']:.0f} MB; depth {deep} took {res[deep]['seconds']:.1f} s)")
     item = 4
+    wmb = width * width * item / 2**20
     for d in ((10, 40) if quick else (10, 50, 100)):
         m = _child(_MEM_CHILD % {"depth": d, "width": width, "batch": batch, "backward": "True"})
-        acts = d * batch * width * item / 2**20
-        wmb = width * width * item / 2**20
+        acts = (d + 1) * batch * width * item / 2**20
         over = m["peak_mb"] - m["base_mb"]
-        print(f"  fwd+bwd depth {d:4d}: peak {m['peak_mb']:.0f} MB = imports {m['base_mb']:.0f} MB + "
-              f"{over:.0f} MB; activations {acts:.0f} MB, one weight matrix {wmb:.0f} MB "
-              f"(all {d} would be {d * wmb:.0f} MB) -> {(over - acts) / wmb:.1f} weight matrices' worth "
-              f"beyond the activations", flush=True)
+        print(f"  fwd+bwd depth {d:4d}: peak {m['peak_mb']:.0f} MB = {m['base_mb']:.0f} MB (imports) + "
+              f"{over:.0f} MB; the tape of activations is {acts:.0f} MB; the rest, "
+              f"{over - acts:.0f} MB, is {(over - acts) / wmb:.1f} weight matrices of {wmb:.0f} MB "
+              f"(keeping all {d} would add {d * wmb:.0f} MB)", flush=True)
 
 
 def section_cli(runs: int):

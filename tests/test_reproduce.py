@@ -111,7 +111,7 @@ def test_mean_field_closed_forms():
     relu_x = configfile.load("configs/relu_xavier.yaml")
     mf = studies.mean_field(relu_x)
     assert mf[10]["std"] / mf[1]["std"] == pytest.approx(2 ** -4.5, rel=1e-6)
-    assert mf[5]["grad_factor"] == pytest.approx(math.sqrt(0.5), rel=2e-3)  # quadrature of a step
+    assert mf[5]["chi"] == pytest.approx(0.5, rel=1e-9)  # fan_out Var[W] E[relu'^2] = 500 / 500 / 2
 
 
 # --- check_results -------------------------------------------------------------------------------------

@@ -49,6 +49,8 @@ class RunResult:
     first_nonfinite: dict = field(default_factory=lambda: {"forward": None, "backward": None})
     arrays: dict[str, np.ndarray] | None = None
     theory: dict = field(default_factory=lambda: {"applies": False, "note": "not computed"})
+    # log(|h_L|^2 / |h_0|^2) per input (Hanin & Rolnick 2018), float64, shape (batch,)
+    log_length_ratio: np.ndarray | None = None
 
     @property
     def depth(self) -> int:
@@ -107,8 +109,17 @@ class StatsObserver(network.Observer):
         self.rows[layer].update(preact_mean=m.mean, preact_std=m.std)
         self._z_nonfinite = m.nonfinite
 
+    def forward_layer(self, layer, act, z, out):
+        mz, st = self.summarizer.sweep(z, act.fn, out)
+        self.rows[layer].update(preact_mean=mz.mean, preact_std=mz.std)
+        self._z_nonfinite = mz.nonfinite
+        self._act_stats(layer, st)
+        return out
+
     def act(self, layer, h):
-        st = self.summarizer(h)
+        self._act_stats(layer, self.summarizer(h))
+
+    def _act_stats(self, layer, st):
         m = st.moments
         self.rows[layer].update(act_mean=m.mean, act_std=m.std, act_zero=st.zero, dead_units=st.dead,
                                 act_nonfinite=m.nonfinite, act_saturated=st.saturated)
@@ -125,6 +136,24 @@ class StatsObserver(network.Observer):
         if self.grad_hist_maker is not None and layer > 0:
             self.grad_hist[layer] = self.grad_hist_maker(g, m.nonfinite)
         self._mark("backward", layer, m.nonfinite)
+
+    def backward_layer(self, layer, act, s, g, out, nonfinite):
+        from .stats import gradient_sweep
+
+        if self.want_hist and self.grad_hist_maker is None:  # the range comes from the top gradient
+            m = moments(g)
+            r = GRAD_RANGE_STDS * m.std if math.isfinite(m.std) and m.std > 0 else 1.0
+            self.grad_hist_maker = Histogrammer(-r, r, self.bins)
+        mg, hg, mdz = gradient_sweep(
+            g, s, out, lambda sc, gc, oc: network.local_gradient(act, sc, gc, oc, nonfinite),
+            self.grad_hist_maker if layer > 0 else None)
+        row = self.rows[layer]
+        row.update(grad_act_std=mg.std, grad_nonfinite=mg.nonfinite + mdz.nonfinite,
+                   grad_preact_std=mdz.std)
+        if hg is not None:
+            self.grad_hist[layer] = hg
+        self._mark("backward", layer, mg.nonfinite + mdz.nonfinite)
+        return out
 
     def grad_preact(self, layer, dz):
         m = moments(dz)
@@ -192,12 +221,16 @@ def run(cfg: Config, save_weights: bool = False, params=None, theory: bool = Tru
     depth = cfg.network.depth
     bw = cfg.backward
     loss = None
+    sq_in = _row_sq_norms(x)
     if not bw.enabled:
-        network.forward(x, params, act, depth, obs)
+        h_top = network.forward(x, params, act, depth, obs)[0]
+        length_ratio = _log_ratio(_row_sq_norms(h_top), sq_in)
+        del h_top
     else:
         tape = network.forward(x, params, act, depth, obs, keep=True)
         del x
         h_top = network.activation_from_tape(act, tape, depth)
+        length_ratio = _log_ratio(_row_sq_norms(h_top), sq_in)
         draws = network.draw_loss(bw.loss, cfg.seed, cfg.input.batch, h_top.shape[1], bw.classes,
                                   np.dtype(cfg.dtype))
         readout = params.weight(depth + 1) if bw.loss == "softmax_ce" else None
@@ -221,5 +254,17 @@ def run(cfg: Config, save_weights: bool = False, params=None, theory: bool = Tru
     return RunResult(
         config=cfg, activation=act, initializer=init.label(), rows=obs.rows,
         act_hist=obs.act_hist if obs.hist is not None else None, grad_hist=grad_hist, loss=loss,
-        first_nonfinite=obs.first, arrays=obs.arrays, theory=note,
+        first_nonfinite=obs.first, arrays=obs.arrays, theory=note, log_length_ratio=length_ratio,
     )
+
+
+def _row_sq_norms(a: np.ndarray) -> np.ndarray:
+    """|a_i|^2 per row, accumulated in float64."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        return np.einsum("ij,ij->i", a, a, dtype=np.float64)
+
+
+def _log_ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    """log(num / den) per input (Hanin & Rolnick 2018's log(|h_L|^2 / |h_0|^2))."""
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        return np.log(num) - np.log(den)

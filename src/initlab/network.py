@@ -84,11 +84,44 @@ class Observer:
 
     def parameters(self, layer: int, w: np.ndarray, b: np.ndarray | float) -> None: ...
     def preact(self, layer: int, z: np.ndarray) -> None: ...
-
     def act(self, layer: int, h: np.ndarray) -> None: ...
+
+    def forward_layer(self, layer: int, act: Activation, z: np.ndarray, out: np.ndarray) -> np.ndarray:
+        """Apply the activation, ``act.fn(z, out=out)``, between :meth:`preact` and :meth:`act`
+        (this default). ``out`` never overlaps ``z``. An observer may override it to fuse its
+        per-entry work with the activation (:class:`initlab.experiment.StatsObserver` does, in
+        one sweep over cache-sized chunks); it must return ``out`` holding ``act(z)``."""
+        self.preact(layer, z)
+        h = act.fn(z, out=out)
+        self.act(layer, h)
+        return h
+
     def grad_act(self, layer: int, g: np.ndarray) -> None: ...
     def grad_preact(self, layer: int, dz: np.ndarray) -> None: ...
+
+    def backward_layer(self, layer: int, act: Activation, s: np.ndarray, g: np.ndarray,
+                       out: np.ndarray, nonfinite: bool) -> np.ndarray:
+        """Form ``dz = act'(s) * g`` in ``out`` (:func:`local_gradient`) between
+        :meth:`grad_act` and :meth:`grad_preact` (this default). An observer may override it to
+        fuse its per-entry work with the product; it must return ``out`` holding dz."""
+        self.grad_act(layer, g)
+        dz = local_gradient(act, s, g, out, nonfinite)
+        self.grad_preact(layer, dz)
+        return dz
+
     def grad_weight(self, layer: int, h_prev: np.ndarray, dz: np.ndarray, w: np.ndarray) -> None: ...
+
+
+def local_gradient(act: Activation, s: np.ndarray, g: np.ndarray, out: np.ndarray,
+                   nonfinite: bool = False) -> np.ndarray:
+    """``dz = act'(s) * g`` into ``out`` (``s`` as kept on the tape, see :func:`forward`); with
+    ``nonfinite``, NaN where ``s`` is inf or NaN (the derivative there is meaningless). Works on
+    any matching slices, so callers may go chunk by chunk."""
+    dz = act.deriv(s, out=out)
+    if nonfinite:
+        dz[~np.isfinite(s)] = np.nan
+    dz *= g
+    return dz
 
 
 def _add_bias(z: np.ndarray, b: np.ndarray | float) -> None:
@@ -100,18 +133,19 @@ def forward(x: np.ndarray, params, act: Activation, depth: int, observer: Observ
             keep: bool = False) -> list[np.ndarray]:
     """Run layers ``1..depth`` on ``x``.
 
-    Streaming (``keep=False``): two reused buffers, the activation applied in place, each
-    weight dropped after its product, so memory does not grow with depth; returns ``[h_L]``.
-    With ``keep=True`` returns the tape the backward pass needs and no more: ``[x, s_1, ...,
-    s_L]`` where ``s_l`` is ``h_l`` when the derivative is computed from the output (tanh,
-    ReLU, ...) and ``z_l`` otherwise (GELU, SiLU, Mish), one array per layer either way.
+    Streaming (``keep=False``): two reused buffers, one for z and one for h (h_{l-1} is dead
+    once z_l is formed, so h_l takes its place), each weight dropped after its product, so
+    memory does not grow with depth; returns ``[h_L]``. With ``keep=True`` returns the tape
+    the backward pass needs and no more: ``[x, s_1, ..., s_L]`` where ``s_l`` is ``h_l`` when
+    the derivative is computed from the output (tanh, ReLU, ...) and ``z_l`` otherwise (GELU,
+    SiLU, Mish), one array per layer either way (the other one lives in a reused buffer).
     """
     batch = x.shape[0]
     widths = params.widths
-    bufs = None
-    if not keep and depth:
-        size = batch * max(widths[1 : depth + 1])
-        bufs = (np.empty(size, dtype=x.dtype), np.empty(size, dtype=x.dtype))
+    size = batch * max(widths[1 : depth + 1]) if depth else 0
+    keep_z = keep and act.deriv_from == "input"
+    zbuf = np.empty(size, dtype=x.dtype) if depth and not keep_z else None
+    hbuf = np.empty(size, dtype=x.dtype) if depth and (keep_z or not keep) else None
     tape = [x]
     h = x
     with np.errstate(over="ignore", invalid="ignore", under="ignore"):
@@ -119,21 +153,15 @@ def forward(x: np.ndarray, params, act: Activation, depth: int, observer: Observ
             w = params.weight(l)
             b = params.bias(l)
             observer.parameters(l, w, b)
-            if keep:
-                z = h @ w
-            else:
-                z = np.matmul(h, w, out=bufs[l % 2][: batch * w.shape[1]].reshape(batch, w.shape[1]))
+            shape = (batch, w.shape[1])
+            z = np.empty(shape, x.dtype) if keep_z else zbuf[: batch * shape[1]].reshape(shape)
+            z = np.matmul(h, w, out=z)
             del w
             _add_bias(z, b)
-            observer.preact(l, z)
-            if keep and act.deriv_from == "input":
-                tape.append(z)
-                h = act.fn(z)
-            else:
-                h = act.fn(z, out=z)  # in place: z is not needed again
-                if keep:
-                    tape.append(h)
-            observer.act(l, h)
+            out = np.empty(shape, x.dtype) if keep and not keep_z else hbuf[: batch * shape[1]].reshape(shape)
+            h = observer.forward_layer(l, act, z, out)
+            if keep:
+                tape.append(z if keep_z else h)
     return tape if keep else [h.copy()]
 
 
@@ -198,9 +226,9 @@ def backward(tape: list[np.ndarray], params, act: Activation, top_grad: np.ndarr
     Per layer l = L..1: ``dz_l = g_l * act'(z_l)``, ``dW_l = h_{l-1}^T dz_l``,
     ``g_{l-1} = dz_l W_l^T``. Weights come again from ``params`` (drawn anew from their
     streams), and each tape entry is released once used, so memory falls as the pass goes.
-    The observer sees ``grad_act(l, g_l)``, ``grad_preact(l, dz_l)`` and
-    ``grad_weight(l, h_{l-1}, dz_l, W_l)``; finally ``grad_act(0, dL/dx)`` when
-    ``input_grad``. Returns dL/dx (or None).
+    The observer sees ``backward_layer`` (by default ``grad_act(l, g_l)`` and
+    ``grad_preact(l, dz_l)``) and ``grad_weight(l, h_{l-1}, dz_l, W_l)``; finally
+    ``grad_act(0, dL/dx)`` when ``input_grad``. Returns dL/dx (or None). The tape is consumed.
     """
     depth = len(tape) - 1
     g = top_grad
@@ -213,15 +241,11 @@ def backward(tape: list[np.ndarray], params, act: Activation, top_grad: np.ndarr
     g_buf = np.empty(size, dtype=top_grad.dtype) if depth > 1 else None
     with np.errstate(over="ignore", invalid="ignore", under="ignore"):
         for l in range(depth, 0, -1):
-            observer.grad_act(l, g)
             s = tape[l]
             n_l = s.shape[1]
-            dz = act.deriv(s, out=dz_buf[: batch * n_l].reshape(batch, n_l))
-            if nonfinite_from is not None and l >= nonfinite_from:
-                dz[~np.isfinite(s)] = np.nan
-            dz *= g
+            dz = observer.backward_layer(l, act, s, g, dz_buf[: batch * n_l].reshape(batch, n_l),
+                                         nonfinite_from is not None and l >= nonfinite_from)
             tape[l] = s = None  # release: dz now holds what layer l contributes
-            observer.grad_preact(l, dz)
             h_prev = activation_from_tape(act, tape, l - 1)
             w = params.weight(l)
             observer.grad_weight(l, h_prev, dz, w)

@@ -24,11 +24,13 @@ from dataclasses import dataclass
 
 from .config import Config
 
-PREDICTED_FORWARD = ("predicted_preact_std", "predicted_act_mean", "predicted_act_std")
+PREDICTED_FORWARD = ("predicted_preact_std", "predicted_act_mean", "predicted_act_std",
+                     "predicted_act_saturated")
 PREDICTED_BACKWARD = ("predicted_chi", "predicted_grad_act_std", "predicted_grad_preact_std")
 # theory.predict_layers key -> our column
 _KEYS = {"predicted_preact_std": "predicted_preact_std", "predicted_act_mean": "predicted_act_mean",
-         "predicted_act_std": "predicted_act_std", "chi": "predicted_chi",
+         "predicted_act_std": "predicted_act_std", "predicted_act_saturated": "predicted_act_saturated",
+         "chi": "predicted_chi",
          "predicted_grad_act_std": "predicted_grad_act_std",
          "predicted_grad_preact_std": "predicted_grad_preact_std"}
 
@@ -86,6 +88,9 @@ def predict(cfg: Config, act, init, bias, top_grad_second_moment: float | None =
             bias_var.append(bias.moments(widths[l], widths[l])[1])
     rows = theory.predict_layers(act, widths, weight_var, bias_var, input_second_moment(cfg),
                                  top_grad_second_moment if cfg.backward.enabled else None)
+    for row in rows[1:]:
+        s = row["predicted_preact_std"]
+        row["predicted_act_saturated"] = None if s is None else theory.saturation_probability(act, s * s)
     return Prediction(True, "mean-field length map (Poole et al. 2016), infinite-width limit", rows)
 
 

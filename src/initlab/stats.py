@@ -3,24 +3,26 @@
 All functions are pure and take the array they summarize; statistics are over every entry
 (batch x units), std is the population std (ddof 0, as ``np.std``).
 
-Speed notes (measured in ``benchmarks/``; a layer's matrix product is the yardstick):
+How it is fast (figures in ``benchmarks/README.md``; a layer's matrix product is the yardstick):
 
-- Mean and second moment come from BLAS: column sums by a matrix-vector product with a
-  vector of ones, squares by a dot product, each over runs of at most ``_CHUNK`` entries and
-  added up in float64, so float32 rounding does not grow with the array. When |mean| is large
-  against the std the variance is recomputed about a shift (one more pass), never from
-  ``E[x^2] - mean^2`` alone.
-- Histogram bin indices are computed once, in place, as uint8 (multiply/subtract/cast into
-  reused buffers) and counted two at a time (a uint16 view of the uint8 indices through one
-  ``np.bincount``): a quarter of ``np.histogram``'s time. Every value is counted; values
-  outside the range go to ``below``/``above`` (exact comparisons), non-finite ones to
-  ``nonfinite``. The clip and the comparisons run only when the array's min/max says values
-  lie outside the range.
-- Zeros and saturation are counted with comparisons into a reused boolean buffer, and only
-  when min/max say there can be any.
-- Everything element-wise runs on one core (numpy's loops), in the caller's thread. A second
-  thread does not pay on the 2-core machine measured: waking it costs 50-500 us and it then
-  competes with BLAS's own threads (see ``benchmarks/README.md``).
+- One sweep per layer over cache-sized chunks (:class:`ActivationSummarizer`,
+  :func:`gradient_sweep`): a chunk and its scratch stay in L2 while a layer's ~10 passes run
+  over it, instead of streaming the whole array from L3 ten times; the activation itself is
+  applied chunk by chunk inside the sweep.
+- Mean and second moment by two BLAS dot products per chunk (with a vector of ones, and with
+  itself), added up in float64. Never ``E[x^2] - mean^2`` under cancellation: when a chunk
+  shows |mean| large against the std, the sums are taken about a shift (one more pass);
+  squares near under/overflow go to a rescaled float64 pass.
+- Histogram bin indices computed once, as uint8 (subtract/multiply with a casting output, into
+  reused buffers), counted two at a time: ``np.bincount`` over the uint16 view of the uint8
+  indices (a quarter of ``np.histogram``'s time). Every value is counted; values outside the
+  range go to ``below``/``above`` by exact comparisons, non-finite ones to ``nonfinite``.
+- min/max first (two fast reductions): they decide which other passes a chunk needs (zeros
+  only if 0 lies in [min, max], each saturation side only if reached, the histogram's clip and
+  out-of-range comparisons only if something is out of range).
+- Everything element-wise runs on one core, in the caller's thread: a second thread for
+  statistics measured slower on the 2-core machine (waking it costs 50-500 us, and it then
+  competes with BLAS's threads and for the GIL).
 """
 
 from __future__ import annotations
@@ -32,17 +34,20 @@ from functools import lru_cache
 
 import numpy as np
 
-# Entries per BLAS reduction call: float32 dot products accumulate in float32, whose error grows
-# with the run length (about 1e-7 relative at 2^18, 8e-6 at 2^22); the partial sums are added in
-# float64.
-_CHUNK = 1 << 18
-_COLS = 512  # column sums of (rows, 512) blocks: each column adds at most _CHUNK / 512 entries
-# |mean| / std above which E[x^2] - mean^2 loses too many digits for the dtype's dot product:
-# recompute about a shift. float32: the variance's relative error is about
-# 1e-7 * (1 + mean^2 / var), kept under 1e-6 by shifting when mean^2 > 4 var.
+# Entries per chunk of a sweep (256 KB): small enough that a chunk, its float and uint8 scratch
+# and bincount's table stay in L2 (1.25 MB per core on the machine measured), large enough that
+# the ~15 numpy calls per chunk (~15 us) stay small beside the work.
+_SWEEP_BYTES = 1 << 18
+# |mean| / std above which E[x^2] - mean^2 loses too many digits for the dtype's dot product,
+# so the sums are taken about a shift. float32 dot products over a chunk are good to ~1e-7, so
+# the variance's relative error, ~1e-7 * (1 + mean^2 / var), stays under 1e-6.
 _SHIFT_RATIO = {np.dtype(np.float32): 4.0, np.dtype(np.float64): 1e3}
 # Mean square below which squares approach underflow (float32 normals end at 1.2e-38).
 _TINY = {np.dtype(np.float32): 1e-30, np.dtype(np.float64): 1e-290}
+
+
+def _sweep_step(a: np.ndarray) -> int:
+    return max(4096, _SWEEP_BYTES // a.itemsize)
 
 
 # --- reused buffers, one set per thread -----------------------------------------------------
@@ -64,7 +69,8 @@ def _scratch(name: str, n: int, dtype) -> np.ndarray:
 
 
 def release_buffers() -> None:
-    """Drop the calling thread's reused buffers (they otherwise live as long as the thread)."""
+    """Drop the calling thread's reused buffers (a few chunks' worth; they live as long as the
+    thread otherwise)."""
     _LOCAL.bufs = {}
 
 
@@ -82,20 +88,53 @@ class Moments:
     nonfinite: int  # entries that are inf or NaN (then mean/std are over the finite ones)
 
 
-def _sums(flat: np.ndarray) -> tuple[float, float]:
-    """(sum, sum of squares) of a contiguous 1-D float array, by BLAS in runs of ``_CHUNK``."""
-    s = ss = 0.0
-    n = flat.size
-    for start in range(0, n, _CHUNK):
-        c = flat[start : start + _CHUNK]
-        m = c.size - c.size % _COLS
-        if m:
-            block = c[:m].reshape(-1, _COLS)
-            s += float(np.add.reduce(_ones(block.shape[0], c.dtype.str) @ block, dtype=np.float64))
-        if m < c.size:
-            s += float(np.add.reduce(c[m:], dtype=np.float64))
-        ss += float(np.dot(c, c))
-    return s, ss
+class _Accumulator:
+    """Sum and sum of squares over a stream of chunks, about a shift: 0, or the first chunk's
+    mean when that chunk shows |mean| large against the std (then every chunk costs one more
+    pass). :meth:`result` is None when the sums cannot be trusted (non-finite values, squares
+    near underflow, cancellation left over): the caller then uses :func:`moments`."""
+
+    __slots__ = ("n", "s", "ss", "shift", "ratio", "tiny")
+
+    def __init__(self, dtype: np.dtype):
+        self.n, self.s, self.ss, self.shift = 0, 0.0, 0.0, None
+        self.ratio, self.tiny = _SHIFT_RATIO[dtype], _TINY[dtype]
+
+    @staticmethod
+    def _sums(c: np.ndarray) -> tuple[float, float]:
+        # two BLAS dot products; a chunk is short enough for float32 accumulation
+        return float(np.dot(c, _ones(_sweep_step(c), c.dtype.str)[: c.size])), float(np.dot(c, c))
+
+    def add(self, c: np.ndarray) -> None:
+        if self.shift is None:  # the first chunk decides the shift
+            s, ss = self._sums(c)
+            k = c.size
+            m = s / k
+            var = ss / k - m * m
+            if math.isfinite(var) and (var * self.ratio < m * m or var <= 0.0) and m != 0.0:
+                self.shift = float(c.dtype.type(m))
+            else:
+                self.shift = 0.0
+                self.n, self.s, self.ss = k, s, ss
+                return
+        if self.shift == 0.0:
+            s, ss = self._sums(c)
+        else:
+            s, ss = self._sums(np.subtract(c, self.shift, out=_scratch("shift", c.size, c.dtype)))
+        self.n += c.size
+        self.s += s
+        self.ss += ss
+
+    def result(self) -> Moments | None:
+        if self.n == 0:
+            return None
+        d, msq = self.s / self.n, self.ss / self.n
+        if not (math.isfinite(d) and math.isfinite(msq)) or msq < self.tiny:
+            return None
+        var = msq - d * d
+        if var * self.ratio < d * d or var <= 0.0:
+            return None
+        return Moments(self.shift + d, math.sqrt(var), 0)
 
 
 def _float_flat(x: np.ndarray) -> np.ndarray:
@@ -108,17 +147,23 @@ def _float_flat(x: np.ndarray) -> np.ndarray:
 def moments(x: np.ndarray) -> Moments:
     """Mean and population std of every entry of ``x``.
 
-    One BLAS pass for the sum and one for the sum of squares. If ``E[x^2] - mean^2`` would lose digits (|mean| large against the std) the
-    variance is recomputed about the mean (one more pass); if squares under- or overflow, in
-    float64 after scaling. Non-finite entries are excluded and counted.
+    Two BLAS dot products per chunk (see :class:`_Accumulator`), about a shift when |mean| is
+    large against the std. Non-finite entries are excluded and counted; when the sums still
+    cannot be trusted, a second pass about the mean, or a rescaled float64 pass when squares
+    under- or overflow.
     """
     flat = _float_flat(x)
     n = flat.size
     if n == 0:
         return Moments(math.nan, math.nan, 0)
     with np.errstate(over="ignore", invalid="ignore", under="ignore"):
-        s, ss = _sums(flat)
-    if not (math.isfinite(s) and math.isfinite(ss)):
+        acc = _Accumulator(flat.dtype)
+        step = _sweep_step(flat)
+        for a in range(0, n, step):
+            acc.add(flat[a : a + step])
+        m = acc.result()
+        if m is not None:
+            return m
         finite = np.isfinite(flat)
         nf = int(n - np.count_nonzero(finite))
         if nf:
@@ -126,35 +171,20 @@ def moments(x: np.ndarray) -> Moments:
                 return Moments(math.nan, math.nan, nf)
             m = moments(flat[finite])
             return Moments(m.mean, m.std, nf)
-        return _careful(flat)  # finite values whose sums overflow
-    return _finish(flat, s, ss)
-
-
-def _finish(flat: np.ndarray, s: float, ss: float) -> Moments:
-    n = flat.size
-    mean = s / n
-    msq = ss / n
-    if msq < _TINY[flat.dtype]:
-        return _careful(flat)
-    var = msq - mean * mean
-    if var * _SHIFT_RATIO[flat.dtype] < mean * mean or var <= 0.0:
-        return _shifted(flat, mean)
-    return Moments(mean, math.sqrt(var), 0)
+        mean = acc.shift + acc.s / acc.n
+        if math.isfinite(mean) and acc.ss / acc.n >= acc.tiny:
+            return _shifted(flat, mean)  # a first chunk unlike the rest
+        return _careful(flat)  # squares under- or overflow
 
 
 def _shifted(flat: np.ndarray, center: float) -> Moments:
-    """Moments about ``center`` (the mean from the first pass): no cancellation."""
-    c = flat.dtype.type(center)
-    t = _scratch("shift", flat.size, flat.dtype)
-    with np.errstate(over="ignore", invalid="ignore", under="ignore"):
-        np.subtract(flat, c, out=t)
-        s, ss = _sums(t)
-    n = flat.size
-    d = s / n
-    var = ss / n - d * d
-    if not (math.isfinite(var) and var > 0.0 and ss / n >= _TINY[flat.dtype]):
-        return _careful(flat)
-    return Moments(float(c) + d, math.sqrt(var), 0)
+    """Moments about ``center`` (the mean from a first pass): no cancellation."""
+    acc = _Accumulator(flat.dtype)
+    acc.shift = float(flat.dtype.type(center))
+    step = _sweep_step(flat)
+    for a in range(0, flat.size, step):
+        acc.add(flat[a : a + step])
+    return acc.result() or _careful(flat)
 
 
 def _careful(flat: np.ndarray) -> Moments:
@@ -186,23 +216,6 @@ class Histogram:
         return int(self.counts.sum()) + self.below + self.above + self.nonfinite
 
 
-def _pair_counts(u8: np.ndarray, k: int) -> np.ndarray:
-    """Counts of the values ``0..k-1`` (k <= 256) in the uint8 array ``u8``.
-
-    ``np.bincount`` over the uint16 view counts two entries per step: pair value
-    ``a + 256 b`` lands in row ``b``, column ``a`` of a (k, 256) table, so the counts are its
-    column sums plus its row sums. About 2.5x faster than counting the entries one by one
-    (consecutive equal indices stall ``bincount``'s increment loop).
-    """
-    n = u8.size
-    m = n & ~1
-    table = np.bincount(u8[:m].view(np.uint16), minlength=256 * k)[: 256 * k].reshape(k, 256)[:, :k]
-    counts = table.sum(axis=0) + table.sum(axis=1)
-    if n & 1:
-        counts[u8[n - 1]] += 1
-    return counts.astype(np.int64, copy=False)
-
-
 class Histogrammer:
     """Fixed-range histograms (``np.histogram`` bin semantics: half-open bins, the last one
     closed) with reused index buffers, so a layer costs a few vector passes and one bincount.
@@ -229,25 +242,43 @@ class Histogrammer:
             return self._count(f, mn, mx)
 
     def _count(self, f, mn, mx):
+        acc = self.accumulator()
+        for a in range(0, f.size, _sweep_step(f)):
+            self.add(acc, f[a : a + _sweep_step(f)], mn, mx)
+        return self.finish(acc)
+
+    def accumulator(self) -> list:
+        """[raw counts, below, above, unpaired]: what :meth:`add` accumulates over chunks."""
+        size = 256 * (self.bins + 1) if self.bins < 256 else self.bins + 1
+        return [np.zeros(size, np.int64), 0, 0, 0]
+
+    def add(self, acc: list, f: np.ndarray, mn: float | None = None, mx: float | None = None) -> None:
+        """Count the finite 1-D array ``f`` (min/max ``mn``/``mx``, computed when not given)
+        into ``acc``."""
         n = f.size
         if n == 0:
-            return np.zeros(self.bins, np.int64), 0, 0
+            return
         if mn is None:
             mn, mx = float(f.min()), float(f.max())
         lo, hi, bins = self.lo, self.hi, self.bins
         out_low, out_high = mn < lo, mx > hi
-        below = above = 0
         if out_low or out_high:
             bo = _scratch("bool", n, np.bool_)
             if out_low:
-                below = int(np.count_nonzero(np.less(f, lo, out=bo)))
+                acc[1] += int(np.count_nonzero(np.less(f, lo, out=bo)))
             if out_high:
-                above = int(np.count_nonzero(np.greater(f, hi, out=bo)))
+                acc[2] += int(np.count_nonzero(np.greater(f, hi, out=bo)))
         small = bins < 256  # uint8 indices, counted two at a time
         idx = _scratch("hist_u8", n, np.uint8) if small else _scratch("hist_intp", n, np.intp)
         # t = (x - lo) * scale, truncated to an integer by the cast (floor, as t >= 0)
-        if out_low or out_high:
-            t = np.clip(f, lo, hi, out=_scratch("hist_t", n, f.dtype))  # out-of-range -> end bins
+        if out_low or out_high:  # out-of-range values onto the end bins (then moved out)
+            t = _scratch("hist_t", n, f.dtype)
+            if out_low and out_high:
+                np.clip(f, lo, hi, out=t)
+            elif out_high:
+                np.minimum(f, hi, out=t)
+            else:
+                np.maximum(f, lo, out=t)
             if lo != 0.0:
                 t -= lo
             np.multiply(t, self._scale, out=idx, casting="unsafe")
@@ -256,12 +287,32 @@ class Histogrammer:
             np.multiply(t, self._scale, out=idx, casting="unsafe")
         else:  # one pass: lo == 0 and every value in range
             np.multiply(f, self._scale, out=idx, casting="unsafe")
+        raw = acc[0]
         if small:
-            counts = _pair_counts(idx, bins + 1)
+            # np.bincount over the uint16 view counts two entries per step: pair value
+            # a + 256 b lands at [b, a] of a (bins + 1, 256) table (see finish)
+            m = n & ~1
+            if m:
+                raw += np.bincount(idx[:m].view(np.uint16), minlength=raw.size)[: raw.size]
+            if n & 1:  # the last entry has no partner: count it as the pair (idx, 0) ...
+                raw[int(idx[n - 1])] += 1
+                acc[3] += 1  # ... and remember the phantom 0 for finish()
         else:
-            counts = np.bincount(idx, minlength=bins + 1).astype(np.int64, copy=False)
+            raw += np.bincount(idx, minlength=raw.size)[: raw.size]
+
+    def finish(self, acc: list) -> tuple[np.ndarray, int, int]:
+        """(counts, below, above) from an accumulator."""
+        bins = self.bins
+        raw, below, above = acc[0], acc[1], acc[2]
+        if bins < 256:
+            k = bins + 1
+            table = raw.reshape(k, 256)[:, :k]
+            counts = table.sum(axis=0) + table.sum(axis=1)
+            counts[0] -= acc[3]  # the unpaired entries' phantom partners
+        else:
+            counts = raw.copy()
         counts[bins - 1] += counts[bins]  # x == hi (and clipped x > hi) sit at index `bins`
-        counts = counts[:bins].copy()
+        counts = counts[:bins].astype(np.int64)
         counts[0] -= below
         counts[bins - 1] -= above
         return counts, below, above
@@ -329,12 +380,14 @@ class ActivationStats:
 
 
 class ActivationSummarizer:
-    """Every forward statistic of one layer's activations, in as few passes as possible.
+    """Every forward statistic of one layer, in one sweep over cache-sized chunks.
 
-    min and max first (two fast reductions), because they decide which other passes are
-    needed: zeros are counted only if 0 lies in [min, max], each saturation side only if a
-    value reaches it, the histogram clips and counts out-of-range values only if some value is
-    out of range. Then the histogram (see :class:`Histogrammer`) and the moments (BLAS).
+    Per chunk: the pre-activation's sums, the activation itself (``fn(z, out=h)``), min and
+    max (they decide which other passes the chunk needs: zeros only if 0 lies in [min, max],
+    each saturation side only if a value reaches it, the histogram's clip and out-of-range
+    comparisons only if some value is out of range), the histogram indices and counts, and
+    the activation's sums. Moments are recomputed over the whole array only when the
+    chunked sums cannot be trusted (see :class:`_Accumulator`).
     """
 
     def __init__(self, saturation: tuple[float, float] | None, hist: Histogrammer | None):
@@ -342,45 +395,106 @@ class ActivationSummarizer:
         self.hist = hist
 
     def __call__(self, h: np.ndarray) -> ActivationStats:
+        """The statistics of the activations ``h``."""
         with np.errstate(over="ignore", invalid="ignore", under="ignore"):
-            return self._summarize(h)
+            return self._sweep(None, None, h)[1]
 
-    def _summarize(self, h: np.ndarray) -> ActivationStats:
-        flat = _float_flat(h)
-        n = flat.size
+    def sweep(self, z: np.ndarray, fn, out: np.ndarray) -> tuple[Moments, ActivationStats]:
+        """Apply ``fn(z, out=out)`` (``out`` must not overlap ``z``) and return the moments of
+        ``z`` and the statistics of ``out``."""
+        with np.errstate(over="ignore", invalid="ignore", under="ignore", divide="ignore"):
+            return self._sweep(z, fn, out)
+
+    def _sweep(self, z, fn, h) -> tuple[Moments | None, ActivationStats]:
+        hf = h.reshape(-1)
+        zf = z.reshape(-1) if z is not None else None
+        n = hf.size
         if n == 0:
-            return ActivationStats(Moments(math.nan, math.nan, 0), 0.0, 0, None, None)
-        mn, mx = float(flat.min()), float(flat.max())
-        nf = 0
-        f = flat
-        if not (math.isfinite(mn) and math.isfinite(mx)):  # rare: an overflowed layer
-            fin = np.isfinite(flat)
-            nf = int(n - np.count_nonzero(fin))
-            if nf:
-                f = flat[fin]
-                mn, mx = (float(f.min()), float(f.max())) if f.size else (math.inf, -math.inf)
-        zeros = 0
-        if mn <= 0.0 <= mx:
-            zeros = int(np.count_nonzero(np.equal(f, 0, out=_scratch("bool", f.size, np.bool_))))
-        sat = None
-        if self.saturation is not None:
-            # inf counts as saturated, NaN does not: with non-finite values compare everything
-            sat = _saturated(flat, self.saturation, -math.inf if nf else mn,
-                             math.inf if nf else mx) / n
-        hist = None
-        if self.hist is not None:
-            counts, below, above = self.hist.count(f, mn, mx) if f.size else \
-                (np.zeros(self.hist.bins, np.int64), 0, 0)
-            hist = Histogram(self.hist.edges, counts, below, above, nf)
-        if nf:
-            m = moments(f) if f.size else Moments(math.nan, math.nan, 0)
-            m = Moments(m.mean, m.std, nf)
-        else:
-            m = moments(flat)
+            empty = Moments(math.nan, math.nan, 0)
+            return empty, ActivationStats(empty, 0.0, 0, None, None)
+        zacc = _Accumulator(zf.dtype) if zf is not None else None
+        hacc = _Accumulator(hf.dtype)
+        hist, bounds = self.hist, self.saturation
+        hacc_hist = hist.accumulator() if hist is not None else None
+        mn, mx = math.inf, -math.inf
+        nf = zeros = sat = 0
+        step = _sweep_step(hf)
+        for a in range(0, n, step):
+            hc = hf[a : a + step]
+            if zf is not None:
+                zc = zf[a : a + step]
+                zacc.add(zc)
+                fn(zc, out=hc)
+            cmn, cmx = float(hc.min()), float(hc.max())
+            f = hc
+            bad = 0
+            if not (math.isfinite(cmn) and math.isfinite(cmx)):  # rare: an overflowed layer
+                fin = np.isfinite(hc)
+                bad = int(hc.size - np.count_nonzero(fin))
+                if bad:
+                    f = hc[fin]
+                    cmn, cmx = (float(f.min()), float(f.max())) if f.size else (math.inf, -math.inf)
+                nf += bad
+            mn, mx = min(mn, cmn), max(mx, cmx)
+            if cmn <= 0.0 <= cmx:
+                zeros += int(np.count_nonzero(np.equal(f, 0, out=_scratch("bool", f.size, np.bool_))))
+            if bounds is not None:
+                # inf counts as saturated, NaN does not: with non-finite values compare everything
+                sat += _saturated(hc, bounds, -math.inf if bad else cmn, math.inf if bad else cmx)
+            if hist is not None and f.size:
+                hist.add(hacc_hist, f, cmn, cmx)
+            if not bad:
+                hacc.add(hc)
+        mz = None
+        if zacc is not None:
+            mz = zacc.result() or moments(z)
+        mh = (hacc.result() if not nf else None) or moments(h)
+        hs = None
+        if hist is not None:
+            counts, below, above = hist.finish(hacc_hist)
+            hs = Histogram(hist.edges, counts, below, above, nf)
         dead = 0
         if h.ndim == 2 and zeros >= h.shape[0] > 1:
             dead = _dead_units(h, zeros, nonnegative=mn >= 0.0 and not nf)
-        return ActivationStats(m, zeros / n, dead, sat, hist)
+        return mz, ActivationStats(mh, zeros / n, dead, None if bounds is None else sat / n, hs)
+
+
+def gradient_sweep(g: np.ndarray, s: np.ndarray, out: np.ndarray, local, hist: Histogrammer | None
+                   ) -> tuple[Moments, Histogram | None, Moments]:
+    """One backward layer in one sweep over cache-sized chunks: the moments and histogram of
+    the gradient ``g`` = dL/dh, then ``local(s_part, g_part, out_part)`` (which writes
+    dz = act'(s) * g into ``out``) while the chunk of ``g`` is in cache, then the moments of dz.
+    Returns (moments of g, histogram of g or None, moments of dz)."""
+    with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+        gf, sf, of = g.reshape(-1), s.reshape(-1), out.reshape(-1)
+        n = gf.size
+        gacc, dacc = _Accumulator(gf.dtype), _Accumulator(of.dtype)
+        hacc = hist.accumulator() if hist is not None else None
+        nf = 0
+        step = _sweep_step(gf)
+        for a in range(0, n, step):
+            gc = gf[a : a + step]
+            if hist is not None:
+                cmn, cmx = float(gc.min()), float(gc.max())
+                f = gc
+                if not (math.isfinite(cmn) and math.isfinite(cmx)):
+                    fin = np.isfinite(gc)
+                    bad = int(gc.size - np.count_nonzero(fin))
+                    nf += bad
+                    if bad:
+                        f = gc[fin]
+                        cmn, cmx = (float(f.min()), float(f.max())) if f.size else (0.0, 0.0)
+                if f.size:
+                    hist.add(hacc, f, cmn, cmx)
+            gacc.add(gc)
+            dacc.add(local(sf[a : a + step], gc, of[a : a + step]))
+        mg = gacc.result() or moments(g)
+        md = dacc.result() or moments(out)
+        hg = None
+        if hist is not None:
+            counts, below, above = hist.finish(hacc)
+            hg = Histogram(hist.edges, counts, below, above, nf)
+        return mg, hg, md
 
 
 def weight_gradient_moments(x: np.ndarray, dz: np.ndarray) -> Moments:
@@ -396,7 +510,9 @@ def weight_gradient_moments(x: np.ndarray, dz: np.ndarray) -> Moments:
     with np.errstate(over="ignore", invalid="ignore", under="ignore"):
         if b * (fan_in + fan_out) < fan_in * fan_out:
             n = fan_in * fan_out
-            s = float(np.dot(x.sum(axis=1, dtype=np.float64), dz.sum(axis=1, dtype=np.float64)))
+            rx = (x @ _ones(fan_in, x.dtype.str)).astype(np.float64)  # row sums by BLAS
+            rz = (dz @ _ones(fan_out, dz.dtype.str)).astype(np.float64)
+            s = float(np.dot(rx, rz))
             gx = x @ x.T
             gz = dz @ dz.T
             ss = float(np.vdot(gx, gz))

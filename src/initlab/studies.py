@@ -16,8 +16,8 @@ mean, as sigmoid's 0.5, feeds the next layer too),
     q_l = n_{l-1} Var[W_l] m2_{l-1},   h_l = phi(sqrt(q_l) u), u ~ N(0, 1),
     Var[dL/dh_{l-1}] = n_l Var[W_l] E[phi'(sqrt(q_l) u)^2] Var[dL/dh_l],
 
-the expectations over u evaluated by quadrature (the rule of
-:func:`initlab.activations.gaussian_expectation`).
+the expectations over u evaluated by the exact quadrature of :mod:`initlab.theory` (the same
+predictions :mod:`initlab.predictions` puts beside every run).
 The backward recursion assumes the gradient is independent of the forward pre-activations
 (the usual mean-field "gradient independence" assumption).
 """
@@ -30,9 +30,8 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from . import components
-from .activations import Activation
-from .config import Config
+from . import components, predictions
+from .config import Config, with_changes
 from .errors import unknown
 
 # --- checks ------------------------------------------------------------------------------------
@@ -146,73 +145,28 @@ def _div(a, b):
 
 # --- mean field ------------------------------------------------------------------------------------
 
-_NODES: tuple[np.ndarray, np.ndarray] | None = None
-
-
-def _expect(g: Callable[[np.ndarray], np.ndarray]) -> float:
-    """E[g(u)], u ~ N(0, 1): the same composite Simpson rule on [-12, 12] with 24001 nodes as
-    :func:`initlab.activations.gaussian_expectation`, with the nodes and weights cached and the
-    sum done by numpy's pairwise sum instead of a BLAS dot (mean_field calls it ~4 times per
-    layer; a threaded BLAS call per expectation is slow on a busy machine)."""
-    global _NODES
-    if _NODES is None:
-        n = 24_001
-        z = np.linspace(-12.0, 12.0, n)
-        w = np.full(n, 2.0)
-        w[1::2] = 4.0
-        w[0] = w[-1] = 1.0
-        w *= (z[1] - z[0]) / 3.0 * np.exp(-0.5 * z * z) / math.sqrt(2.0 * math.pi)
-        _NODES = (z, w)
-    z, w = _NODES
-    return float(np.sum(w * g(z)))
-
-
-def _deriv_of_z(act: Activation, z: np.ndarray) -> np.ndarray:
-    return act.deriv(act.fn(z)) if act.deriv_from == "output" else act.deriv(z)
-
-
 def mean_field(cfg: Config) -> list[dict]:
-    """Mean-field predictions per layer 0..L (see the module docstring): ``q`` (pre-activation
-    variance), ``mean``/``std``/``m2`` of the activation, ``chi`` = E[phi'^2],
-    ``sat`` (the saturated fraction, bounded activations), ``grad_factor`` =
-    std(dL/dh_{l-1}) / std(dL/dh_l), and ``grad_std`` relative to the top gradient."""
-    act = components.activation(cfg)
-    init = components.weight_initializer(cfg)
-    widths = cfg.widths()
+    """Mean-field predictions per layer 0..L, read from :func:`initlab.predictions.predict`
+    (the length map of :func:`initlab.theory.predict_layers`, exact Gaussian integrals) with a
+    unit top gradient: ``q`` (pre-activation variance), ``mean``/``std``/``m2`` of the
+    activation, ``sat`` (the saturated fraction of bounded activations), ``chi`` (the per-layer
+    gradient factor fan_out Var[W] E[phi'^2]) and ``grad_std`` relative to the top gradient.
+    Raises ``ValueError`` where no prediction applies (the studies only use ones that do)."""
+    cfg = with_changes(cfg, backward={"enabled": True, "loss": "random"})
+    pred = predictions.predict(cfg, components.activation(cfg), components.weight_initializer(cfg),
+                               components.bias_initializer(cfg), 1.0)
+    if not pred.applies:
+        raise ValueError(pred.reason)
     i = cfg.input
-    if i.distribution == "normal":
-        m0, v0 = i.mean, i.std ** 2
-    else:
-        lo = i.low if i.low is not None else i.mean - math.sqrt(3.0) * i.std
-        hi = i.high if i.high is not None else i.mean + math.sqrt(3.0) * i.std
-        m0, v0 = 0.5 * (lo + hi), (hi - lo) ** 2 / 12.0
-    if cfg.network.bias != 0.0:
-        raise ValueError("mean_field: zero bias only")
-    rows = [{"layer": 0, "q": None, "mean": m0, "std": math.sqrt(v0), "m2": m0 * m0 + v0, "chi": None,
-             "sat": None, "grad_factor": None}]
-    for l in range(1, len(widths)):
-        mom = init.moments(widths[l - 1], widths[l])
-        if mom is None or mom[0] != 0.0:
-            raise ValueError(f"mean_field needs zero-mean iid weights, not {init.label()}")
-        var_w = mom[1]
-        q = widths[l - 1] * var_w * rows[-1]["m2"]
-        s = math.sqrt(q)
-        mean = _expect(lambda u: act.fn(s * u))
-        m2 = _expect(lambda u: act.fn(s * u) ** 2)
-        chi = _expect(lambda u: _deriv_of_z(act, s * u) ** 2)
-        sat = None
-        if act.saturation is not None:
-            a, b = act.saturation
-            sat = _expect(lambda u: ((act.fn(s * u) <= a) | (act.fn(s * u) >= b)).astype(float))
-        rows.append({"layer": l, "q": q, "mean": mean, "std": math.sqrt(max(m2 - mean * mean, 0.0)),
-                     "m2": m2, "chi": chi, "sat": sat,
-                     "grad_factor": math.sqrt(widths[l] * var_w * chi)})
-    depth = len(widths) - 1
-    g = 1.0
-    rows[depth]["grad_std"] = 1.0
-    for l in range(depth, 0, -1):
-        g *= rows[l]["grad_factor"]
-        rows[l - 1]["grad_std"] = g
+    m2_in = predictions.input_second_moment(cfg)
+    mean_in = i.mean if i.low is None else 0.5 * (i.low + i.high)
+    rows = [{"layer": 0, "q": None, "mean": mean_in, "std": math.sqrt(m2_in - mean_in**2), "m2": m2_in,
+             "chi": None, "sat": None, "grad_std": pred.rows[0]["predicted_grad_act_std"]}]
+    for l, r in enumerate(pred.rows[1:], start=1):
+        mean, std = r["predicted_act_mean"], r["predicted_act_std"]
+        rows.append({"layer": l, "q": r["predicted_preact_std"] ** 2, "mean": mean, "std": std,
+                     "m2": mean * mean + std * std, "chi": r["chi"], "sat": r["predicted_act_saturated"],
+                     "grad_std": r["predicted_grad_act_std"]})
     return rows
 
 

@@ -460,6 +460,37 @@ def predict_layers(act, widths: list[int], weight_var: list[float], bias_var: li
     return rows
 
 
+def saturation_probability(act, q: float) -> float | None:
+    """``P(phi(sqrt(q) z) <= lo or >= hi)`` for the activation's saturation thresholds
+    ``(lo, hi)`` (tanh: |h| >= 0.99; sigmoid: h <= 0.01 or >= 0.99), None for unbounded ones.
+
+    Exact for the bounded activations, which are monotone: each threshold is inverted by
+    Brent's method, ``x_hi = phi^-1(hi)``, and the Gaussian tails are read off the normal CDF,
+    ``P = Phi(x_lo / sqrt(q)) + 1 - Phi(x_hi / sqrt(q))``. (A quadrature of the indicator
+    would need the jump as a breakpoint anyway.)"""
+    act = as_activation(act)
+    if act.saturation is None:
+        return None
+    from scipy.optimize import brentq
+    from scipy.special import ndtr
+
+    lo, hi = act.saturation
+
+    def inverse(level: float) -> float:
+        f = lambda x: float(act.fn(np.array([x]))[0]) - level  # noqa: E731
+        a, b = -1.0, 1.0
+        while f(a) > 0:
+            a *= 2
+        while f(b) < 0:
+            b *= 2
+        return brentq(f, a, b, xtol=1e-14, rtol=1e-14)
+
+    if q <= 0:
+        return float(act.fn(np.array([0.0]))[0] <= lo or act.fn(np.array([0.0]))[0] >= hi)
+    s = math.sqrt(q)
+    return float(ndtr(inverse(lo) / s) + ndtr(-inverse(hi) / s))
+
+
 def predicted_jacobian_gain(rows: list[dict]) -> float:
     """``prod_l chi_l`` over the rows of :func:`predict_layers`: the mean-field prediction of
     ``tr(J J^T) / dim0`` for the input-output Jacobian J (see

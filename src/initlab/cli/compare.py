@@ -106,5 +106,8 @@ def compare(
     if not quiet:
         print_comparison(comp, console, compare_save.title_of(comp))
     print_verdicts(comp, console)
+    if seeds > 1:
+        for s_ in comp.series:
+            console.print(C.fluctuation_text(C.fluctuations(s_)), markup=False, highlight=False)
     console.print(f"wrote {folder}/ ({', '.join(sorted(p.name for p in folder.iterdir()))}) in {elapsed:.2f} s",
                   markup=False)

@@ -146,6 +146,9 @@ def comparison_markdown(comp: C.Comparison, title: str, command: str | None = No
     text += [f"- {v.text}" for v in comp.verdicts]
     text.append("")
     if comp.seeds > 1:
+        text.append("Finite-width fluctuations (docs/theory.md, Hanin & Rolnick 2018):\n")
+        text += [f"- {C.fluctuation_text(C.fluctuations(s))}" for s in comp.series]
+        text.append("")
         text.append("stds: geometric mean over the seeds [95% Student-t interval of the mean log]; "
                     "fractions in %: mean over the seeds.\n")
     text.append(table_markdown(headers, [[cell_text(c) for c in r] for r in rows]))
@@ -165,6 +168,8 @@ def save_comparison(comp: C.Comparison, out: str | Path, *, figures: bool = True
         results.write_text(stage, "stats.csv", results.csv_text(comp.long_rows(), comp.columns()))
         if bands is not None:
             results.write_text(stage, "bands.csv", results.csv_text(*bands))
+            results.write_text(stage, "fluctuations.csv", results.csv_text(
+                [C.fluctuations(s) for s in comp.series], C.FLUCTUATION_COLUMNS))
         results.write_text(stage, "summary.md", comparison_markdown(comp, title, command))
         results.write_text(stage, "compare.json", results.json_text(doc))
         if figures:
