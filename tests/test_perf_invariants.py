@@ -5,7 +5,6 @@ reused buffers, float32 throughout) must give the same statistics as the plain f
 count every value, and keep memory flat in depth.
 """
 
-import math
 import subprocess
 import sys
 import tracemalloc
@@ -230,3 +229,32 @@ def test_help_does_not_import_matplotlib_or_the_engine():
             "print(bad)\nsys.exit(1 if bad else 0)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+@pytest.mark.parametrize("act", ["relu", "tanh"])
+def test_dead_units_are_tracked_exactly_chunk_by_chunk(act, monkeypatch):
+    monkeypatch.setattr(stats, "_SWEEP_BYTES", 4096 * 4)  # several chunks of whole rows
+    rng = np.random.default_rng(2)
+    x = rng.random((300, 64)).astype(np.float32)  # non-negative input
+    w = rng.standard_normal((64, 70)).astype(np.float32)
+    w[:, [3, 10]] = -np.abs(w[:, [3, 10]])  # never fire under ReLU
+    w[:, 69] = 0.0  # exactly 0 under every activation with act(0) = 0
+    cfg = cfg_of(network__depth=1, network__width=70, input__batch=300, input__dim=64,
+                 network__activation=act, dtype="float32")
+    obs = engine(cfg, x, network.FixedParameters([w], [0.0]))
+    dead = obs.rows[1]["dead_units"]
+    assert dead == np.count_nonzero((obs.h[1] == 0).all(axis=0))
+    assert dead >= 3 if act == "relu" else dead == 1
+
+
+@pytest.mark.parametrize("lo,hi", [(-1.0, 1.0), (-0.3713, 0.3713), (-1.0, 4.0)])
+def test_values_near_a_zero_edge_keep_their_sign(lo, hi):
+    """float32 x - lo rounds tiny values onto the edge at 0 whatever their sign; the count of
+    negatives puts them back (a collapsed tanh layer, or a vanishing gradient, is all there)."""
+    rng = np.random.default_rng(4)
+    for scale in (1e-30, 1e-9, 1e-6, 1e-3):
+        x = (scale * rng.standard_normal(100_001)).astype(np.float32)
+        x[:5] = 0.0
+        h = stats.Histogrammer(lo, hi, 50)(x)
+        ref, _ = np.histogram(x, bins=50, range=(lo, hi))
+        np.testing.assert_array_equal(h.counts, ref)

@@ -1,7 +1,9 @@
 """Activation functions: each one a frozen record with its derivative, gains and ranges.
 
-Every ``fn``/``deriv`` takes an array and an optional ``out`` buffer (which may be the input
-itself, for in-place evaluation) and returns the result array; dtypes are preserved.
+Every ``fn``/``deriv`` takes an array and an optional ``out`` buffer and returns the result
+array; dtypes are preserved. ``fn`` may be evaluated in place (``out`` may be the input itself);
+``deriv`` needs an ``out`` distinct from its argument (several derivatives read their argument
+after writing the first partial result).
 
 ``deriv`` is evaluated on the activation's *output* ``h`` when ``deriv_from == "output"``
 (tanh: 1 - h**2) and on the pre-activation ``z`` otherwise. The backward pass uses this to

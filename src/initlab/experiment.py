@@ -16,7 +16,7 @@ from . import components, network, predictions
 from .activations import Activation
 from .config import Config
 from .errors import ConfigError
-from .stats import Histogram, Histogrammer, moments, saturated_fraction, weight_gradient_moments, zero_stats
+from .stats import Histogram, Histogrammer, moments, weight_gradient_moments, zero_stats
 
 FORWARD_COLUMNS = (
     "layer", "width", "preact_mean", "preact_std", "act_mean", "act_std", "act_saturated",

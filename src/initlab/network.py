@@ -12,6 +12,14 @@ current layer in memory and the backward pass stores no weights.
 
 The passes report each layer to an :class:`Observer` instead of computing statistics
 themselves, so the same passes serve statistics, saving weights, sweeps or a training step.
+An observer may take over the per-entry step of a layer (:meth:`Observer.forward_layer`: the
+activation; :meth:`Observer.backward_layer`: dz = act'(s) * g) to fuse its own per-entry work
+with it while the data is in cache, as the statistics do.
+
+Memory: the streaming forward pass holds two activation-sized buffers (z and h) and one
+weight matrix at a time, whatever the depth. Forward + backward holds the tape (one array
+per layer), two buffers (dz and g) and O(1) weight matrices: the backward pass draws each
+W_l again from its stream instead of keeping them (``benchmarks/`` measures both).
 """
 
 from __future__ import annotations

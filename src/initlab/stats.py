@@ -79,6 +79,11 @@ def _ones(n: int, dtype: str) -> np.ndarray:
     return np.ones(n, dtype=dtype)
 
 
+def _ones_for(c: np.ndarray) -> np.ndarray:
+    """A vector of ones as long as the 1-D ``c`` (cached in power-of-two lengths)."""
+    return _ones(max(1024, 1 << (c.size - 1).bit_length()), c.dtype.str)[: c.size]
+
+
 # --- moments --------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -103,7 +108,7 @@ class _Accumulator:
     @staticmethod
     def _sums(c: np.ndarray) -> tuple[float, float]:
         # two BLAS dot products; a chunk is short enough for float32 accumulation
-        return float(np.dot(c, _ones(_sweep_step(c), c.dtype.str)[: c.size])), float(np.dot(c, c))
+        return float(np.dot(c, _ones_for(c))), float(np.dot(c, c))
 
     def add(self, c: np.ndarray) -> None:
         if self.shift is None:  # the first chunk decides the shift
@@ -220,11 +225,16 @@ class Histogrammer:
     """Fixed-range histograms (``np.histogram`` bin semantics: half-open bins, the last one
     closed) with reused index buffers, so a layer costs a few vector passes and one bincount.
 
-    Bin index = floor((x - lo) * bins / (hi - lo)), clipped to [0, bins] only when min/max say
-    some values are out of range; those are then moved out by exact comparisons with ``lo`` and
-    ``hi``, and index ``bins`` (x == hi) joins the last bin. Ties with inner edges are decided by
-    that floating-point product (as numpy's fast path), which can differ from exact edge
-    comparison by one bin for values within 1 ulp of an edge.
+    Bin index = floor(x * scale + offset), scale = bins / (hi - lo), offset = -lo * scale;
+    out-of-range values (only when min/max say there are some) are clipped onto the end bins
+    and then moved out by exact comparisons with ``lo`` and ``hi``; index ``bins`` (x == hi)
+    joins the last bin. Ties with inner edges are decided by that floating-point arithmetic (as
+    numpy's fast path), which can differ from exact edge comparison by one bin for values
+    within about 1e-7 (float32) of the range's width from an edge -- except at 0, which is
+    exact: when 0 is an edge (symmetric ranges: tanh, gradients) the offset is exactly an
+    integer k0 and the index is floor(x * scale) + k0, which keeps the sign of every nonzero
+    x (for scale < 1, where a subnormal x * scale could round to -0, the negatives are counted
+    instead and the strays moved). A collapsed layer, all of it near 0, is binned exactly.
     """
 
     def __init__(self, lo: float, hi: float, bins: int):
@@ -233,24 +243,33 @@ class Histogrammer:
         self.lo, self.hi, self.bins = float(lo), float(hi), int(bins)
         self.edges = np.linspace(self.lo, self.hi, self.bins + 1)
         self._scale = self.bins / (self.hi - self.lo)
+        offset = -self.lo * self._scale
+        k0 = round(offset)
+        self._zero_edge = k0 if 0 < k0 < self.bins and abs(offset - k0) <= 1e-9 * self.bins else None
+        if self._zero_edge is not None:
+            self.edges[k0] = 0.0
+        self._floor = self._zero_edge is not None and self._scale >= 1.0
+        # floor() may put x == lo at -1 (lo * scale rounds below -k0): index slots are shifted
+        # by one then, slot 0 joining bin 0
+        self._shift = 1 if self._floor else 0
+        self._offset = float(k0 + self._shift) if self._zero_edge is not None else offset
+        self._slots = self.bins + 1 + self._shift  # indices 0 .. bins (+ shift)
 
     def count(self, f: np.ndarray, mn: float | None = None, mx: float | None = None
               ) -> tuple[np.ndarray, int, int]:
         """(counts, below, above) of the finite 1-D array ``f`` whose min/max are ``mn``/``mx``
         (computed when not given). Thread-safe: buffers are per thread."""
         with np.errstate(over="ignore", invalid="ignore", under="ignore"):
-            return self._count(f, mn, mx)
-
-    def _count(self, f, mn, mx):
-        acc = self.accumulator()
-        for a in range(0, f.size, _sweep_step(f)):
-            self.add(acc, f[a : a + _sweep_step(f)], mn, mx)
-        return self.finish(acc)
+            acc = self.accumulator()
+            step = _sweep_step(f)
+            for a in range(0, f.size, step):
+                self.add(acc, f[a : a + step], mn, mx)
+            return self.finish(acc)
 
     def accumulator(self) -> list:
-        """[raw counts, below, above, unpaired]: what :meth:`add` accumulates over chunks."""
-        size = 256 * (self.bins + 1) if self.bins < 256 else self.bins + 1
-        return [np.zeros(size, np.int64), 0, 0, 0]
+        """[raw counts, below, above, unpaired, negatives]: what :meth:`add` accumulates."""
+        size = 256 * self._slots if self._slots <= 256 else self._slots
+        return [np.zeros(size, np.int64), 0, 0, 0, 0]
 
     def add(self, acc: list, f: np.ndarray, mn: float | None = None, mx: float | None = None) -> None:
         """Count the finite 1-D array ``f`` (min/max ``mn``/``mx``, computed when not given)
@@ -260,7 +279,7 @@ class Histogrammer:
             return
         if mn is None:
             mn, mx = float(f.min()), float(f.max())
-        lo, hi, bins = self.lo, self.hi, self.bins
+        lo, hi = self.lo, self.hi
         out_low, out_high = mn < lo, mx > hi
         if out_low or out_high:
             bo = _scratch("bool", n, np.bool_)
@@ -268,9 +287,10 @@ class Histogrammer:
                 acc[1] += int(np.count_nonzero(np.less(f, lo, out=bo)))
             if out_high:
                 acc[2] += int(np.count_nonzero(np.greater(f, hi, out=bo)))
-        small = bins < 256  # uint8 indices, counted two at a time
+        if self._zero_edge is not None and not self._floor and mn < 0.0:
+            acc[4] += n if mx < 0.0 else int(np.count_nonzero(np.less(f, 0, out=_scratch("bool", n, np.bool_))))
+        small = self._slots <= 256  # uint8 indices, counted two at a time
         idx = _scratch("hist_u8", n, np.uint8) if small else _scratch("hist_intp", n, np.intp)
-        # t = (x - lo) * scale, truncated to an integer by the cast (floor, as t >= 0)
         if out_low or out_high:  # out-of-range values onto the end bins (then moved out)
             t = _scratch("hist_t", n, f.dtype)
             if out_low and out_high:
@@ -279,18 +299,19 @@ class Histogrammer:
                 np.minimum(f, hi, out=t)
             else:
                 np.maximum(f, lo, out=t)
-            if lo != 0.0:
-                t -= lo
-            np.multiply(t, self._scale, out=idx, casting="unsafe")
-        elif lo != 0.0:
-            t = np.subtract(f, lo, out=_scratch("hist_t", n, f.dtype))
-            np.multiply(t, self._scale, out=idx, casting="unsafe")
-        else:  # one pass: lo == 0 and every value in range
+            f = t
+        if self._offset == 0.0:  # lo == 0: one pass, truncation == floor for x >= 0
             np.multiply(f, self._scale, out=idx, casting="unsafe")
+        else:
+            t = np.multiply(f, self._scale, out=_scratch("hist_t", n, f.dtype))
+            if self._floor and mn < 0.0:
+                np.floor(t, out=t)
+            # the casting output truncates: floor for t + offset >= 0 (or in (-1, 0), at lo)
+            np.add(t, self._offset, out=idx, casting="unsafe")
         raw = acc[0]
         if small:
             # np.bincount over the uint16 view counts two entries per step: pair value
-            # a + 256 b lands at [b, a] of a (bins + 1, 256) table (see finish)
+            # a + 256 b lands at [b, a] of a (slots, 256) table (see finish)
             m = n & ~1
             if m:
                 raw += np.bincount(idx[:m].view(np.uint16), minlength=raw.size)[: raw.size]
@@ -302,19 +323,26 @@ class Histogrammer:
 
     def finish(self, acc: list) -> tuple[np.ndarray, int, int]:
         """(counts, below, above) from an accumulator."""
-        bins = self.bins
+        bins, k = self.bins, self._slots
         raw, below, above = acc[0], acc[1], acc[2]
-        if bins < 256:
-            k = bins + 1
+        if k <= 256:
             table = raw.reshape(k, 256)[:, :k]
-            counts = table.sum(axis=0) + table.sum(axis=1)
-            counts[0] -= acc[3]  # the unpaired entries' phantom partners
+            slots = table.sum(axis=0) + table.sum(axis=1)
+            slots[0] -= acc[3]  # the unpaired entries' phantom partners
         else:
-            counts = raw.copy()
-        counts[bins - 1] += counts[bins]  # x == hi (and clipped x > hi) sit at index `bins`
-        counts = counts[:bins].astype(np.int64)
+            slots = raw.copy()
+        if self._shift:  # slot 0: x == lo rounded below the first edge
+            slots[1] += slots[0]
+            slots = slots[1:]
+        slots[bins - 1] += slots[bins]  # x == hi (and clipped x > hi) sit at index `bins`
+        counts = slots[:bins].astype(np.int64)
         counts[0] -= below
         counts[bins - 1] -= above
+        if self._zero_edge is not None and not self._floor:  # negatives rounded onto the 0 edge
+            k0 = self._zero_edge
+            moved = (acc[4] - below) - int(counts[:k0].sum())
+            counts[k0] -= moved
+            counts[k0 - 1] += moved
         return counts, below, above
 
     def __call__(self, x: np.ndarray, nonfinite: int = 0) -> Histogram:
@@ -334,19 +362,10 @@ def zero_stats(h: np.ndarray) -> tuple[float, int]:
     return nz / h.size, _dead_units(h, nz)
 
 
-def _dead_units(h: np.ndarray, zeros: int, nonnegative: bool = False) -> int:
+def _dead_units(h: np.ndarray, zeros: int) -> int:
     """Columns of the 2-D ``h`` that are all zero, given its number of ``zeros``."""
     if h.ndim != 2 or zeros < h.shape[0] or h.size == 0:  # too few zeros to fill a column
         return 0
-    if nonnegative:
-        # A sum of non-negative finite numbers is 0 only if every term is: column sums by BLAS
-        # find the candidates, which are then checked entry by entry.
-        with np.errstate(over="ignore", invalid="ignore"):
-            colsum = _ones(h.shape[0], h.dtype.str) @ h
-        cand = np.flatnonzero(colsum == 0)
-        if cand.size == 0:
-            return 0
-        return int(cand.size - np.count_nonzero(np.any(h[:, cand] != 0, axis=0)))
     return int(np.count_nonzero(~np.any(h != 0, axis=0)))
 
 
@@ -380,14 +399,15 @@ class ActivationStats:
 
 
 class ActivationSummarizer:
-    """Every forward statistic of one layer, in one sweep over cache-sized chunks.
+    """Every forward statistic of one layer, in one sweep over cache-sized chunks of whole rows.
 
     Per chunk: the pre-activation's sums, the activation itself (``fn(z, out=h)``), min and
     max (they decide which other passes the chunk needs: zeros only if 0 lies in [min, max],
-    each saturation side only if a value reaches it, the histogram's clip and out-of-range
-    comparisons only if some value is out of range), the histogram indices and counts, and
-    the activation's sums. Moments are recomputed over the whole array only when the
-    chunked sums cannot be trusted (see :class:`_Accumulator`).
+    dead-unit tracking only while every chunk has zeros, each saturation side only if a value
+    reaches it, the histogram's clip and out-of-range comparisons only if some value is out of
+    range), the histogram indices and counts, and the activation's sums. Moments are
+    recomputed over the whole array only when the chunked sums cannot be trusted (see
+    :class:`_Accumulator`).
     """
 
     def __init__(self, saturation: tuple[float, float] | None, hist: Histogrammer | None):
@@ -406,24 +426,31 @@ class ActivationSummarizer:
             return self._sweep(z, fn, out)
 
     def _sweep(self, z, fn, h) -> tuple[Moments | None, ActivationStats]:
-        hf = h.reshape(-1)
-        zf = z.reshape(-1) if z is not None else None
-        n = hf.size
+        n = h.size
         if n == 0:
             empty = Moments(math.nan, math.nan, 0)
             return empty, ActivationStats(empty, 0.0, 0, None, None)
-        zacc = _Accumulator(zf.dtype) if zf is not None else None
-        hacc = _Accumulator(hf.dtype)
+        # chunks of whole rows, so that dead units can be tracked chunk by chunk
+        h2 = h.reshape(h.shape[0], -1) if h.ndim >= 2 else h.reshape(1, -1)
+        z2 = z.reshape(h2.shape) if z is not None else None
+        rows, cols = h2.shape
+        step = max(1, _sweep_step(h2) // cols) if rows > 1 else 1
+        zacc = _Accumulator(h2.dtype) if z is not None else None
+        hacc = _Accumulator(h2.dtype)
+        mz = None
         hist, bounds = self.hist, self.saturation
         hacc_hist = hist.accumulator() if hist is not None else None
         mn, mx = math.inf, -math.inf
         nf = zeros = sat = 0
-        step = _sweep_step(hf)
-        for a in range(0, n, step):
-            hc = hf[a : a + step]
-            if zf is not None:
-                zc = zf[a : a + step]
-                zacc.add(zc)
+        alive = None  # columns seen nonzero, tracked while every chunk so far has zeros
+        track = rows > 1
+        for r in range(0, rows, step):
+            hc2 = h2[r : r + step]
+            hc = hc2.reshape(-1)
+            if z is not None:
+                zc = z2[r : r + step].reshape(-1)
+                if zacc is not None:
+                    zacc.add(zc)
                 fn(zc, out=hc)
             cmn, cmx = float(hc.min()), float(hc.max())
             f = hc
@@ -436,8 +463,20 @@ class ActivationSummarizer:
                     cmn, cmx = (float(f.min()), float(f.max())) if f.size else (math.inf, -math.inf)
                 nf += bad
             mn, mx = min(mn, cmn), max(mx, cmx)
+            cz = 0
             if cmn <= 0.0 <= cmx:
-                zeros += int(np.count_nonzero(np.equal(f, 0, out=_scratch("bool", f.size, np.bool_))))
+                cz = int(np.count_nonzero(np.equal(f, 0, out=_scratch("bool", f.size, np.bool_))))
+                zeros += cz
+            if track:
+                if cz == 0 and not bad:  # every column has a nonzero entry in this chunk
+                    track = False
+                else:  # NaN and inf count as nonzero, as in (h == 0).all(axis=0)
+                    seen = np.maximum.reduce(hc2, axis=0) != 0
+                    if bad or cmn < 0.0:
+                        seen |= np.minimum.reduce(hc2, axis=0) != 0
+                    alive = seen if alive is None else (alive | seen)
+                    if alive.all():  # every unit has fired: none can be dead
+                        track = False
             if bounds is not None:
                 # inf counts as saturated, NaN does not: with non-finite values compare everything
                 sat += _saturated(hc, bounds, -math.inf if bad else cmn, math.inf if bad else cmx)
@@ -445,7 +484,6 @@ class ActivationSummarizer:
                 hist.add(hacc_hist, f, cmn, cmx)
             if not bad:
                 hacc.add(hc)
-        mz = None
         if zacc is not None:
             mz = zacc.result() or moments(z)
         mh = (hacc.result() if not nf else None) or moments(h)
@@ -453,9 +491,7 @@ class ActivationSummarizer:
         if hist is not None:
             counts, below, above = hist.finish(hacc_hist)
             hs = Histogram(hist.edges, counts, below, above, nf)
-        dead = 0
-        if h.ndim == 2 and zeros >= h.shape[0] > 1:
-            dead = _dead_units(h, zeros, nonnegative=mn >= 0.0 and not nf)
+        dead = int(cols - np.count_nonzero(alive)) if track and alive is not None else 0
         return mz, ActivationStats(mh, zeros / n, dead, None if bounds is None else sat / n, hs)
 
 
