@@ -46,7 +46,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
-from . import activations, config, experiment, initializers
+from . import activations, components, config, experiment, initializers
 from .config import Config, Spec
 from .errors import ConfigError, lookup
 from .experiment import RunResult
@@ -203,7 +203,7 @@ def entries(base: Mapping | None, inits: Sequence[Spec], activation: Spec | None
                         detail = f"{param}: {detail}"
                     raise ConfigError(f"{kind} '{spec_text(given)}'", detail) from None
             raise
-        init = initializers.get(spec.name, **_resolved_params(spec, cfg))
+        init = components.weight_initializer(cfg)  # cfg.network.initializer is spec (gain: auto resolved)
         for other, prev in seen:
             if other == init:
                 raise ConfigError("initializers", f"'{spec_text(prev)}' and '{spec_text(spec)}' are the same "
@@ -212,15 +212,6 @@ def entries(base: Mapping | None, inits: Sequence[Spec], activation: Spec | None
         # The label shows the parameters as given (normal(std=1)), not only those off default.
         out.append(Entry(slug(spec), spec.label() if spec.params else init.label(), cfg))
     return out
-
-
-def _resolved_params(spec: Spec, cfg: Config) -> dict:
-    params = spec.kwargs
-    if params.get("gain") == "auto":
-        from . import components
-
-        params["gain"] = components.activation(cfg).recommended_gain
-    return params
 
 
 # --- running ----------------------------------------------------------------------------------
@@ -546,8 +537,6 @@ def _he_relu(series: Series) -> bool:
     act = cfg.network.activation
     if act.name != "relu" or cfg.network.bias != 0.0:
         return False
-    from . import components
-
     init = components.weight_initializer(cfg)
     if not init.mean_field:
         return False
