@@ -34,6 +34,11 @@ from functools import lru_cache
 
 import numpy as np
 
+try:  # the compiled one-pass kernel (src/initlab/_fused.c); without it, the numpy path below
+    from . import _fused as KERNEL
+except ImportError:  # pragma: no cover - a build without a C compiler
+    KERNEL = None
+
 # Entries per chunk of a sweep (256 KB): small enough that a chunk, its float and uint8 scratch
 # and bincount's table stay in L2 (1.25 MB per core on the machine measured), large enough that
 # the ~15 numpy calls per chunk (~15 us) stay small beside the work.
@@ -106,27 +111,40 @@ class _Accumulator:
         self.ratio, self.tiny = _SHIFT_RATIO[dtype], _TINY[dtype]
 
     @staticmethod
-    def _sums(c: np.ndarray) -> tuple[float, float]:
-        # two BLAS dot products; a chunk is short enough for float32 accumulation
+    def _sums(c: np.ndarray, shift: float) -> tuple[float, float]:
+        """Sum of ``c - shift`` and of its squares: the kernel's one pass (per-block sums in
+        the dtype, added up in double), or two BLAS dot products (a chunk is short enough for
+        float32 accumulation) after a subtraction when shifted."""
+        if KERNEL is not None and c.flags.c_contiguous:
+            return KERNEL.sums(c, shift)
+        if shift != 0.0:
+            c = np.subtract(c, shift, out=_scratch("shift", c.size, c.dtype))
         return float(np.dot(c, _ones_for(c))), float(np.dot(c, c))
+
+    def decide(self, c: np.ndarray) -> tuple[float, float] | None:
+        """Choose the shift from the first chunk ``c`` (without adding it); return its sums
+        when the shift is 0 (they are the ones to add), else None."""
+        s, ss = self._sums(c, 0.0)
+        k = c.size
+        m = s / k
+        var = ss / k - m * m
+        if math.isfinite(var) and (var * self.ratio < m * m or var <= 0.0) and m != 0.0:
+            self.shift = float(c.dtype.type(m))
+            return None
+        self.shift = 0.0
+        return s, ss
 
     def add(self, c: np.ndarray) -> None:
         if self.shift is None:  # the first chunk decides the shift
-            s, ss = self._sums(c)
-            k = c.size
-            m = s / k
-            var = ss / k - m * m
-            if math.isfinite(var) and (var * self.ratio < m * m or var <= 0.0) and m != 0.0:
-                self.shift = float(c.dtype.type(m))
-            else:
-                self.shift = 0.0
-                self.n, self.s, self.ss = k, s, ss
+            first = self.decide(c)
+            if first is not None:
+                self.add_sums(c.size, *first)
                 return
-        if self.shift == 0.0:
-            s, ss = self._sums(c)
-        else:
-            s, ss = self._sums(np.subtract(c, self.shift, out=_scratch("shift", c.size, c.dtype)))
-        self.n += c.size
+        self.add_sums(c.size, *self._sums(c, self.shift))
+
+    def add_sums(self, k: int, s: float, ss: float) -> None:
+        """Add the sums (about :attr:`shift`) of ``k`` entries computed elsewhere."""
+        self.n += k
         self.s += s
         self.ss += ss
 
@@ -255,10 +273,30 @@ class Histogrammer:
         self._offset = float(k0 + self._shift) if self._zero_edge is not None else offset
         self._slots = self.bins + 1 + self._shift  # indices 0 .. bins (+ shift)
 
+    def kernel_spec(self) -> tuple | None:
+        """This histogram for :mod:`initlab._fused` (bins, mode, k0, scale, offset, lo, hi), or
+        None when it has too many bins for uint8 slots (then the numpy path counts)."""
+        if self.bins + 2 > 256:
+            return None
+        if self._zero_edge is None:
+            return (self.bins, 0, 0, self._scale, self._offset, self.lo, self.hi)
+        if self._floor:  # floor(x * scale) + k0
+            return (self.bins, 1, self._zero_edge, self._scale, 0.0, self.lo, self.hi)
+        return (self.bins, 2, self._zero_edge, self._scale, float(self._zero_edge), self.lo, self.hi)
+
+    def kernel_counts(self, raw: np.ndarray) -> tuple[np.ndarray, int, int]:
+        """(counts, below, above) from the kernel's ``bins + 2`` slots."""
+        return raw[: self.bins].copy(), int(raw[self.bins]), int(raw[self.bins + 1])
+
     def count(self, f: np.ndarray, mn: float | None = None, mx: float | None = None
               ) -> tuple[np.ndarray, int, int]:
         """(counts, below, above) of the finite 1-D array ``f`` whose min/max are ``mn``/``mx``
         (computed when not given). Thread-safe: buffers are per thread."""
+        spec = self.kernel_spec() if KERNEL is not None and f.dtype in _TINY else None
+        if spec is not None and f.size:
+            raw = np.zeros(self.bins + 2, np.int64)
+            KERNEL.summary(np.ascontiguousarray(f), f.size, 0.0, spec, raw, None, None)
+            return self.kernel_counts(raw)
         with np.errstate(over="ignore", invalid="ignore", under="ignore"):
             acc = self.accumulator()
             step = _sweep_step(f)
@@ -304,7 +342,7 @@ class Histogrammer:
             np.multiply(f, self._scale, out=idx, casting="unsafe")
         else:
             t = np.multiply(f, self._scale, out=_scratch("hist_t", n, f.dtype))
-            if self._floor and mn < 0.0:
+            if self._floor:
                 np.floor(t, out=t)
             # the casting output truncates: floor for t + offset >= 0 (or in (-1, 0), at lo)
             np.add(t, self._offset, out=idx, casting="unsafe")
@@ -417,13 +455,65 @@ class ActivationSummarizer:
     def __call__(self, h: np.ndarray) -> ActivationStats:
         """The statistics of the activations ``h``."""
         with np.errstate(over="ignore", invalid="ignore", under="ignore"):
-            return self._sweep(None, None, h)[1]
+            return (self._fused(None, None, h) or self._sweep(None, None, h))[1]
 
     def sweep(self, z: np.ndarray, fn, out: np.ndarray) -> tuple[Moments, ActivationStats]:
         """Apply ``fn(z, out=out)`` (``out`` must not overlap ``z``) and return the moments of
         ``z`` and the statistics of ``out``."""
         with np.errstate(over="ignore", invalid="ignore", under="ignore", divide="ignore"):
-            return self._sweep(z, fn, out)
+            done = self._fused(z, fn, out)
+            if done is not None:
+                return done
+            if z is None:
+                return self._sweep(None, None, out)
+            # out holds fn(z) already: the numpy path over it, z's moments on their own
+            return moments(z), self._sweep(None, None, out)[1]
+
+    def _fused(self, z, fn, h) -> tuple[Moments | None, ActivationStats] | None:
+        """The layer with :mod:`initlab._fused`: ``fn`` over the whole layer (numpy, as the bare
+        chain does), then one kernel call doing every per-entry statistic of ``h`` and the sums
+        of ``z`` in one pass, the rows in two halves on the two cores. None when the kernel does
+        not apply (no kernel, an integer dtype, more than 254 bins) or when the layer's sums
+        cannot be trusted (non-finite entries, squares near underflow, cancellation): then
+        ``h`` is complete (``fn`` applied) and the caller takes the numpy path."""
+        hist, bounds = self.hist, self.saturation
+        if KERNEL is None or h.dtype not in _TINY or h.size == 0 or not h.flags.c_contiguous:
+            return None
+        if z is not None and (z.dtype != h.dtype or not z.flags.c_contiguous):
+            return None
+        spec = hist.kernel_spec() if hist is not None else None
+        if hist is not None and spec is None:
+            return None
+        rows = h.shape[0] if h.ndim >= 2 else 1
+        cols = h.size // rows
+        hf = h.reshape(-1)
+        if z is not None:
+            KERNEL.prepare()  # the worker wakes while the activation runs
+            fn(z, out=h)
+        hacc = _Accumulator(h.dtype)
+        hacc.decide(hf[: _sweep_step(hf)])
+        zf, zshift, zacc = None, 0.0, None
+        if z is not None:
+            zf = z.reshape(-1)
+            zacc = _Accumulator(z.dtype)
+            zacc.decide(zf[: _sweep_step(zf)])
+            zshift = zacc.shift
+        raw = np.zeros(hist.bins + 2, np.int64) if hist is not None else None
+        alive = np.zeros(cols, np.uint8) if rows > 1 else None  # dead units need two examples
+        s, ss, zeros, sat, zs, zss = KERNEL.summary(hf, cols, hacc.shift, spec, raw, bounds, alive,
+                                                    zf, zshift)
+        hacc.add_sums(hf.size, s, ss)
+        mh = hacc.result()
+        if mh is None:
+            return None
+        mz = None
+        if zacc is not None:
+            zacc.add_sums(zf.size, zs, zss)
+            mz = zacc.result() or moments(z)
+        hs = Histogram(hist.edges, *hist.kernel_counts(raw), 0) if hist is not None else None
+        n = h.size
+        dead = int(cols - np.count_nonzero(alive)) if alive is not None else 0
+        return mz, ActivationStats(mh, zeros / n, dead, None if bounds is None else sat / n, hs)
 
     def _sweep(self, z, fn, h) -> tuple[Moments | None, ActivationStats]:
         n = h.size
@@ -502,6 +592,9 @@ def gradient_sweep(g: np.ndarray, s: np.ndarray, out: np.ndarray, local, hist: H
     dz = act'(s) * g into ``out``) while the chunk of ``g`` is in cache, then the moments of dz.
     Returns (moments of g, histogram of g or None, moments of dz)."""
     with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+        done = _gradient_fused(g, s, out, local, hist)
+        if done is not None:
+            return done
         gf, sf, of = g.reshape(-1), s.reshape(-1), out.reshape(-1)
         n = gf.size
         gacc, dacc = _Accumulator(gf.dtype), _Accumulator(of.dtype)
@@ -559,3 +652,33 @@ def weight_gradient_moments(x: np.ndarray, dz: np.ndarray) -> Moments:
                 if var * ratio >= mean * mean and var > 0 and ss / n >= _TINY.get(x.dtype, 1e-290):
                     return Moments(mean, math.sqrt(var), 0)
         return moments(x.T @ dz)
+
+
+def _gradient_fused(g, s, out, local, hist: Histogrammer | None):
+    """:func:`gradient_sweep` with the kernel: ``local`` over the whole layer (numpy), then one
+    kernel call for the moments and histogram of ``g`` and the sums of dz, on the two cores.
+    None when it does not apply or the sums of ``g`` cannot be trusted (then ``out`` is
+    complete and the caller redoes the sweep with numpy)."""
+    if KERNEL is None or g.dtype not in _TINY or g.size == 0 or out.dtype != g.dtype or not (
+            g.flags.c_contiguous and out.flags.c_contiguous):
+        return None
+    spec = hist.kernel_spec() if hist is not None else None
+    if hist is not None and spec is None:
+        return None
+    gf, of = g.reshape(-1), out.reshape(-1)
+    cols = g.shape[-1] if g.ndim >= 2 else g.size
+    KERNEL.prepare()
+    local(s, g, out)
+    gacc, dacc = _Accumulator(g.dtype), _Accumulator(out.dtype)
+    gacc.decide(gf[: _sweep_step(gf)])
+    dacc.decide(of[: _sweep_step(of)])
+    raw = np.zeros(hist.bins + 2, np.int64) if hist is not None else None
+    sg, ssg, _, _, sd, ssd = KERNEL.summary(gf, cols, gacc.shift, spec, raw, None, None, of, dacc.shift)
+    gacc.add_sums(gf.size, sg, ssg)
+    mg = gacc.result()
+    if mg is None:
+        return None
+    dacc.add_sums(of.size, sd, ssd)
+    md = dacc.result() or moments(out)
+    hg = Histogram(hist.edges, *hist.kernel_counts(raw), 0) if hist is not None else None
+    return mg, hg, md
