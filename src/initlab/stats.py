@@ -5,6 +5,14 @@ All functions are pure and take the array they summarize; statistics are over ev
 
 How it is fast (figures in ``benchmarks/README.md``; a layer's matrix product is the yardstick):
 
+- When the C kernel :mod:`initlab._fused` is built (``_fused.c``; ``pip install`` compiles it),
+  every per-entry statistic of a layer is one vectorized pass on both cores
+  (:meth:`ActivationSummarizer._fused`, :func:`_gradient_fused`), with the same statistics as
+  the numpy path below (tests/test_fused.py); the numpy path remains for builds without a
+  compiler, integer arrays, more than 254 bins and layers with non-finite values.
+
+The numpy path:
+
 - One sweep per layer over cache-sized chunks (:class:`ActivationSummarizer`,
   :func:`gradient_sweep`): a chunk and its scratch stay in L2 while a layer's ~10 passes run
   over it, instead of streaming the whole array from L3 ten times; the activation itself is
@@ -38,6 +46,9 @@ try:  # the compiled one-pass kernel (src/initlab/_fused.c); without it, the num
     from . import _fused as KERNEL
 except ImportError:  # pragma: no cover - a build without a C compiler
     KERNEL = None
+
+# What ActivationSummarizer._fused returns when the kernel ran but its sums cannot be trusted.
+_UNTRUSTED = object()
 
 # Entries per chunk of a sweep (256 KB): small enough that a chunk, its float and uint8 scratch
 # and bincount's table stay in L2 (1.25 MB per core on the machine measured), large enough that
@@ -455,27 +466,28 @@ class ActivationSummarizer:
     def __call__(self, h: np.ndarray) -> ActivationStats:
         """The statistics of the activations ``h``."""
         with np.errstate(over="ignore", invalid="ignore", under="ignore"):
-            return (self._fused(None, None, h) or self._sweep(None, None, h))[1]
+            done = self._fused(None, None, h)
+            return (done if isinstance(done, tuple) else self._sweep(None, None, h))[1]
 
     def sweep(self, z: np.ndarray, fn, out: np.ndarray) -> tuple[Moments, ActivationStats]:
         """Apply ``fn(z, out=out)`` (``out`` must not overlap ``z``) and return the moments of
         ``z`` and the statistics of ``out``."""
         with np.errstate(over="ignore", invalid="ignore", under="ignore", divide="ignore"):
             done = self._fused(z, fn, out)
-            if done is not None:
-                return done
-            if z is None:
-                return self._sweep(None, None, out)
-            # out holds fn(z) already: the numpy path over it, z's moments on their own
-            return moments(z), self._sweep(None, None, out)[1]
+            if done is None:  # the kernel does not apply: the numpy sweep does everything
+                return self._sweep(z, fn, out)
+            if done is _UNTRUSTED:  # out holds fn(z): the numpy path over it, z's moments apart
+                return moments(z), self._sweep(None, None, out)[1]
+            return done
 
     def _fused(self, z, fn, h) -> tuple[Moments | None, ActivationStats] | None:
         """The layer with :mod:`initlab._fused`: ``fn`` over the whole layer (numpy, as the bare
         chain does), then one kernel call doing every per-entry statistic of ``h`` and the sums
         of ``z`` in one pass, the rows in two halves on the two cores. None when the kernel does
-        not apply (no kernel, an integer dtype, more than 254 bins) or when the layer's sums
-        cannot be trusted (non-finite entries, squares near underflow, cancellation): then
-        ``h`` is complete (``fn`` applied) and the caller takes the numpy path."""
+        not apply (no kernel, an integer dtype, more than 254 bins; nothing done yet);
+        ``_UNTRUSTED`` when the layer's sums cannot be trusted (non-finite entries, squares
+        near underflow, cancellation): then ``h`` is complete (``fn`` applied) and the caller
+        takes the numpy path over it."""
         hist, bounds = self.hist, self.saturation
         if KERNEL is None or h.dtype not in _TINY or h.size == 0 or not h.flags.c_contiguous:
             return None
@@ -505,7 +517,7 @@ class ActivationSummarizer:
         hacc.add_sums(hf.size, s, ss)
         mh = hacc.result()
         if mh is None:
-            return None
+            return _UNTRUSTED
         mz = None
         if zacc is not None:
             zacc.add_sums(zf.size, zs, zss)

@@ -1,0 +1,182 @@
+"""The compiled one-pass kernel (initlab._fused) against the numpy path of initlab.stats.
+
+The kernel must give the same statistics as the numpy path: histogram counts equal entry for
+entry, zeros/saturation/dead units equal, moments within float rounding (the sums are taken
+in a different order: per-block lanes in the dtype, added in double). It must not depend on the
+number of threads, and it must survive a fork.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+
+import numpy as np
+import pytest
+
+from initlab import activations, stats
+
+_fused = pytest.importorskip("initlab._fused", reason="the C kernel was not built")
+
+
+@pytest.fixture
+def numpy_path(monkeypatch):
+    """Run a block of code with the kernel switched off."""
+
+    def call(f, *args, **kwargs):
+        with monkeypatch.context() as m:
+            m.setattr(stats, "KERNEL", None)
+            return f(*args, **kwargs)
+
+    return call
+
+
+def _summaries(summarizer, z, fn, numpy_path):
+    h1, h2 = np.empty_like(z), np.empty_like(z)
+    fused = summarizer.sweep(z, fn, h1)
+    plain = numpy_path(summarizer.sweep, z, fn, h2)
+    np.testing.assert_array_equal(h1, h2)
+    return fused, plain
+
+
+def _same(fused, plain, rtol):
+    (mz1, a1), (mz2, a2) = fused, plain
+    assert mz1.mean == pytest.approx(mz2.mean, rel=rtol, abs=rtol * mz2.std)
+    assert mz1.std == pytest.approx(mz2.std, rel=rtol)
+    assert a1.moments.mean == pytest.approx(a2.moments.mean, rel=rtol, abs=rtol * a2.moments.std)
+    assert a1.moments.std == pytest.approx(a2.moments.std, rel=rtol)
+    assert (a1.zero, a1.dead, a1.saturated) == (a2.zero, a2.dead, a2.saturated)
+    if a2.hist is None:
+        assert a1.hist is None
+    else:
+        np.testing.assert_array_equal(a1.hist.counts, a2.hist.counts)
+        assert (a1.hist.below, a1.hist.above, a1.hist.nonfinite) == (a2.hist.below, a2.hist.above,
+                                                                      a2.hist.nonfinite)
+
+
+# (activation, histogram range, bins, pre-activation scale): plain, floor (0 an edge,
+# scale >= 1), sign (0 an edge, scale < 1) and lo == 0 binning, values in and out of range
+CASES = [
+    ("tanh", (-1.0, 1.0), 50, 1.0),  # floor mode
+    ("tanh", (-1.0, 1.0), 50, 1e-7),  # a collapsed layer: everything next to the 0 edge
+    ("relu", (0.0, 3.0), 50, 2.0),  # lo == 0, values above the range
+    ("relu", (-1.0, 3.0), 37, 1.0),  # plain mode, offset not an integer
+    ("linear", (-400.0, 400.0), 40, 1e-3),  # 0 an edge with scale < 1: sign mode, tiny values
+    ("linear", (-4.0, 4.0), 50, 10.0),  # most values out of range on both sides
+    ("sigmoid", (0.0, 1.0), 50, 0.01),  # |mean| >> std: shifted sums
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name,rng_range,bins,scale", CASES)
+@pytest.mark.parametrize("shape", [(1000, 500), (7, 13), (3, 1), (333, 77)])
+def test_kernel_matches_numpy_path(numpy_path, dtype, name, rng_range, bins, scale, shape):
+    act = activations.get(name)
+    rng = np.random.default_rng(hash((name, bins, shape)) % 2**32)
+    z = (rng.standard_normal(shape) * scale).astype(dtype)
+    summ = stats.ActivationSummarizer(act.saturation, stats.Histogrammer(*rng_range, bins))
+    fused, plain = _summaries(summ, z, act.fn, numpy_path)
+    _same(fused, plain, 2e-6 if dtype == np.float32 else 1e-12)
+    assert fused[1].hist.total == z.size
+
+
+def test_dead_units_and_zeros(numpy_path):
+    rng = np.random.default_rng(3)
+    z = rng.standard_normal((400, 300)).astype(np.float32)
+    z[:, [0, 7, 299]] = -1.0  # three units that never fire
+    z[5, 8] = 0.0
+    summ = stats.ActivationSummarizer(None, stats.Histogrammer(0.0, 3.0, 50))
+    fused, plain = _summaries(summ, z, activations.RELU.fn, numpy_path)
+    assert fused[1].dead == 3
+    _same(fused, plain, 2e-6)
+
+
+def test_saturation_counts_match(numpy_path):
+    z = np.linspace(-8, 8, 200_001, dtype=np.float32).reshape(1, -1)
+    summ = stats.ActivationSummarizer(activations.TANH.saturation, stats.Histogrammer(-1, 1, 50))
+    fused, plain = _summaries(summ, z, activations.TANH.fn, numpy_path)
+    assert 0.5 < fused[1].saturated < 0.9
+    _same(fused, plain, 2e-6)
+
+
+@pytest.mark.parametrize("bad", [np.inf, -np.inf, np.nan])
+def test_non_finite_layers_fall_back_to_numpy(numpy_path, bad):
+    rng = np.random.default_rng(4)
+    z = rng.standard_normal((200, 100))
+    z[17, 3] = bad
+    summ = stats.ActivationSummarizer(None, stats.Histogrammer(-4, 4, 50))
+    fused, plain = _summaries(summ, z, activations.LINEAR.fn, numpy_path)
+    assert fused[1].moments.nonfinite == 1 and fused[1].hist.nonfinite == 1
+    _same(fused, plain, 1e-12)
+
+
+def test_histogram_kernel_edges(numpy_path):
+    """Values on every edge and next to it on both sides: the kernel bins them as the numpy
+    path does; 0, the smallest subnormals and +-hi land exactly where they belong."""
+    h = stats.Histogrammer(-1.0, 1.0, 50)
+    edges = h.edges.astype(np.float32)
+    x = np.concatenate([edges, np.nextafter(edges, np.float32(2)), np.nextafter(edges, np.float32(-2)),
+                        np.array([0.0, -0.0, 1e-45, -1e-45], np.float32)])
+    raw = np.zeros(52, np.int64)
+    _fused.summary(x, x.size, 0.0, h.kernel_spec(), raw, None, None)
+    counts, below, above = h.kernel_counts(raw)
+    ref, rbelow, rabove = numpy_path(h.count, x)
+    np.testing.assert_array_equal(counts, ref)
+    assert (below, above) == (rbelow, rabove) == (np.count_nonzero(x < -1), np.count_nonzero(x > 1))
+
+    def bin_of(v):
+        r = np.zeros(52, np.int64)
+        _fused.summary(np.array([v], np.float32), 1, 0.0, h.kernel_spec(), r, None, None)
+        return int(np.argmax(r))
+
+    assert [bin_of(v) for v in (0.0, -0.0, 1e-45, -1e-45, 1.0, -1.0)] == [25, 25, 25, 24, 49, 0]
+
+
+def test_sums_are_accurate_and_thread_independent():
+    rng = np.random.default_rng(5)
+    x = (rng.standard_normal(1_000_003) * 3 + 0.5).astype(np.float32)
+    ref = x.astype(np.float64)
+    s, ss = _fused.sums(x, 0.0)
+    assert s == pytest.approx(ref.sum(), rel=1e-6)
+    assert ss == pytest.approx(np.dot(ref, ref), rel=1e-6)
+    x2 = x.reshape(1009, -1) if x.size % 1009 == 0 else x[: 1000 * 1000].reshape(1000, 1000)
+    results = []
+    for k in (1, 2, 1, 2):
+        old = _fused.set_threads(k)
+        raw = np.zeros(52, np.int64)
+        alive = np.zeros(x2.shape[1], np.uint8)
+        results.append((_fused.summary(x2.reshape(-1), x2.shape[1], 0.5, (50, 0, 0, 5.0, 25.0, -5.0, 5.0),
+                                       raw, (-1.0, 1.0), alive), raw.tolist(), alive.tolist()))
+        _fused.set_threads(old)
+    assert all(r == results[0] for r in results)  # bit for bit, whatever the threads
+
+
+def _child_summary(q):
+    x = np.arange(200_000, dtype=np.float32).reshape(400, 500) / 200_000
+    raw = np.zeros(52, np.int64)
+    q.put((_fused.summary(x.reshape(-1), 500, 0.0, (50, 0, 0, 50.0, 0.0, 0.0, 1.0), raw, None, None), raw.tolist()))
+
+
+def test_kernel_works_after_fork():
+    x = np.ones((400, 500), np.float32)
+    _fused.summary(x.reshape(-1), 500, 0.0, None, None, None, None)  # start the worker here
+    ctx = mp.get_context("fork")
+    q = ctx.Queue()
+    p = ctx.Process(target=_child_summary, args=(q,))
+    p.start()
+    got = q.get(timeout=60)
+    p.join(timeout=60)
+    assert p.exitcode == 0
+    (s, ss, zeros, sat, _, _), counts = got
+    assert zeros == 1 and sum(counts) == 200_000 and counts[-2:] == [0, 0]
+
+
+def test_bad_arguments_raise():
+    x = np.ones(10, np.float32)
+    with pytest.raises(TypeError):
+        _fused.sums(np.ones(10, np.int32), 0.0)
+    with pytest.raises(ValueError):
+        _fused.summary(x, 3, 0.0, None, None, None, None)  # 3 does not divide 10
+    with pytest.raises(ValueError):
+        _fused.summary(x, 10, 0.0, (300, 0, 0, 1.0, 0.0, 0.0, 1.0), np.zeros(302, np.int64), None, None)
+    with pytest.raises(ValueError):
+        _fused.summary(x, 10, 0.0, (50, 0, 0, 1.0, 0.0, 0.0, 1.0), np.zeros(10, np.int64), None, None)
