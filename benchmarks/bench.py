@@ -291,12 +291,17 @@ def section_forward(shapes, rounds, torch):
         record(f"forward {case['label']}", "forward", r,
                f"(bare {1e3 * t['bare']:.1f} ms, initlab {1e3 * t['initlab']:.1f} ms)")
         if torch is not None:
-            s = t["torch"] / t["initlab"]
-            record(f"torch/initlab forward {case['label']}", "torch forward speedup", s,
-                   f"(torch+hooks {1e3 * t['torch']:.1f} ms)")
-            print(f"    -> initlab is {s:.2f}x faster than PyTorch {torch.__version__} CPU with hooks "
-                  f"computing the same statistics ({case['label']}, forward)")
+            record_torch(torch, case, t, "forward", "forward")
     return worst
+
+
+def record_torch(torch, case: dict, t: dict, what: str, pass_name: str) -> None:
+    """The PyTorch / initlab time ratio of one case, and the one-line verdict."""
+    s = t["torch"] / t["initlab"]
+    kind = "torch forward speedup" if what == "forward" else "torch fwd+bwd speedup"
+    record(f"torch/initlab {what} {case['label']}", kind, s, f"(torch+hooks {1e3 * t['torch']:.1f} ms)")
+    print(f"    -> initlab is {s:.2f}x faster than PyTorch {torch.__version__} CPU with hooks "
+          f"computing the same statistics ({case['label']}, {pass_name})")
 
 
 def section_widths(batch, widths, rounds):
@@ -324,11 +329,7 @@ def section_backward(shapes, rounds, torch):
         record(f"fwd+bwd {case['label']}", "forward+backward", r,
                f"(bare {1e3 * t['bare']:.1f} ms, initlab {1e3 * t['initlab']:.1f} ms)")
         if torch is not None:
-            s = t["torch"] / t["initlab"]
-            record(f"torch/initlab fwd+bwd {case['label']}", "torch fwd+bwd speedup", s,
-                   f"(torch+hooks {1e3 * t['torch']:.1f} ms)")
-            print(f"    -> initlab is {s:.2f}x faster than PyTorch {torch.__version__} CPU with hooks "
-                  f"computing the same statistics ({case['label']}, forward + backward)")
+            record_torch(torch, case, t, "fwd+bwd", "forward + backward")
 
 
 def section_dtype(rounds):

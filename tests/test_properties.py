@@ -134,15 +134,20 @@ NAMES = sorted(I.INITIALIZERS)
 DTYPES = [np.float32, np.float64]
 
 
+def draw_initializer(data, name, shapes):
+    """(shape, drawn valid parameters, their initializer, dtype, seed) for ``name``."""
+    shape = data.draw(shapes, label="shape")
+    params = data.draw(init_params(name, shape), label="params")
+    dtype = data.draw(st.sampled_from(DTYPES), label="dtype")
+    seed = data.draw(st.integers(0, 2**32 - 1), label="seed")
+    return shape, params, I.get(name, **params), dtype, seed
+
+
 @pytest.mark.parametrize("name", NAMES)
 @SETTINGS
 @given(data=st.data())
 def test_initializer_shape_dtype_finite(name, data):
-    shape = data.draw(any_shape(name), label="shape")
-    params = data.draw(init_params(name, shape), label="params")
-    dtype = data.draw(st.sampled_from(DTYPES), label="dtype")
-    seed = data.draw(st.integers(0, 2**32 - 1), label="seed")
-    init = I.get(name, **params)
+    shape, _, init, dtype, seed = draw_initializer(data, name, any_shape(name))
     w = init(np.random.default_rng(seed), shape, dtype)
     assert w.shape == shape and w.dtype == np.dtype(dtype)
     assert np.isfinite(w).all()
@@ -152,11 +157,7 @@ def test_initializer_shape_dtype_finite(name, data):
 @SETTINGS
 @given(data=st.data())
 def test_initializer_moments_within_statistical_bound(name, data):
-    shape = data.draw(big_matrix(name), label="shape")
-    params = data.draw(init_params(name, shape), label="params")
-    dtype = data.draw(st.sampled_from(DTYPES), label="dtype")
-    seed = data.draw(st.integers(0, 2**32 - 1), label="seed")
-    init = I.get(name, **params)
+    shape, params, init, dtype, seed = draw_initializer(data, name, big_matrix(name))
     moments = init.moments(*fans_of(shape))
     if moments is None:  # identity: deterministic, checked exactly
         w = init(np.random.default_rng(seed), shape, dtype)
@@ -166,7 +167,7 @@ def test_initializer_moments_within_statistical_bound(name, data):
     w = init(np.random.default_rng(seed), shape, dtype).astype(np.float64).ravel()
     n = w.size
     if var == 0.0:  # constants
-        np.testing.assert_allclose(w, mu, rtol=1e-6)
+        np.testing.assert_allclose(w, float(np.asarray(mu, dtype)), rtol=1e-6)  # as the dtype holds it
         return
     mean = float(w.mean())
     d = w - mean

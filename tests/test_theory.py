@@ -530,6 +530,13 @@ def critical_tanh_nets(kind, n, depth, seeds, sb2=1e-3):
     sw2 = T.critical_sw2("tanh", sb2)
     q = T.fixed_point_q("tanh", sw2, sb2)
     m2 = (q - sb2) / sw2  # input second moment that puts layer 1 at q*
+    for ws, bs, x in tanh_nets(kind, n, depth, seeds, sw2, sb2, m2):
+        yield ws, bs, x, (sw2, sb2, m2)
+
+
+def tanh_nets(kind, n, depth, seeds, sw2, sb2, m2):
+    """(weights, biases, input) per seed: Gaussian or orthogonal weights of variance sw2 / n,
+    biases of variance sb2, an input of second moment m2."""
     for seed in seeds:
         rng = np.random.default_rng(seed)
         if kind == "gaussian":
@@ -539,7 +546,7 @@ def critical_tanh_nets(kind, n, depth, seeds, sb2=1e-3):
         bs = [rng.standard_normal(n) * math.sqrt(sb2) for _ in range(depth)]
         x = rng.standard_normal(n)
         x *= math.sqrt(m2 * n) / np.linalg.norm(x)
-        yield ws, bs, x, (sw2, sb2, m2)
+        yield ws, bs, x
 
 
 def test_orthogonal_tanh_at_criticality_is_concentrated():
@@ -567,17 +574,8 @@ def test_mean_squared_singular_value_is_chi_to_the_depth(sw2, sb2):
     rows = T.predict_layers("tanh", [n] * (depth + 1), [sw2 / n] * depth, [sb2] * depth, m2)
     pred = T.predicted_jacobian_gain(rows)
     for kind, tol in (("gaussian", 0.2), ("orthogonal", 0.1)):
-        vals = []
-        for seed in range(5):
-            rng = np.random.default_rng(100 + seed)
-            if kind == "gaussian":
-                ws = [rng.standard_normal((n, n)) * math.sqrt(sw2 / n) for _ in range(depth)]
-            else:
-                ws = [orthogonal(rng, n, n, math.sqrt(sw2)) for _ in range(depth)]
-            bs = [rng.standard_normal(n) * math.sqrt(sb2) for _ in range(depth)]
-            x = rng.standard_normal(n)
-            x *= math.sqrt(m2 * n) / np.linalg.norm(x)
-            vals.append(T.mean_squared_singular_value(T.input_output_jacobian("tanh", ws, bs, x)))
+        vals = [T.mean_squared_singular_value(T.input_output_jacobian("tanh", ws, bs, x))
+                for ws, bs, x in tanh_nets(kind, n, depth, range(100, 105), sw2, sb2, m2)]
         assert np.mean(vals) == pytest.approx(pred, rel=tol), kind
 
 

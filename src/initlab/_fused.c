@@ -125,7 +125,7 @@ static inline __attribute__((always_inline)) void counter_add(Counter *c, const 
 
 /* --- one dtype at a time: T is float or double -------------------------------------------- */
 
-#define DEFINE_KERNELS(SUF, T, VEC, TMAX, FLOOR)                                                              \
+#define DEFINE_KERNELS(SUF, T, VEC, FLOOR)                                                                 \
 /* Sums of (x - shift) and (x - shift)^2 in a fixed order: 8 lanes in T over each run of 128  \
    entries (16 terms per lane), the lanes then added in double, in order; a tail of < 128      \
    entries term by term in double. Vector types (GCC/Clang extension) fix the lanes: the sums  \
@@ -245,8 +245,8 @@ static void summary_##SUF(const T *x, Py_ssize_t rows, Py_ssize_t cols, double s
 
 typedef float vf32 __attribute__((vector_size(LANES * sizeof(float))));
 typedef double vf64 __attribute__((vector_size(LANES * sizeof(double))));
-DEFINE_KERNELS(f32, float, vf32, FLT_MAX, floorf)
-DEFINE_KERNELS(f64, double, vf64, DBL_MAX, floor)
+DEFINE_KERNELS(f32, float, vf32, floorf)
+DEFINE_KERNELS(f64, double, vf64, floor)
 
 /* --- Python glue ---------------------------------------------------------------------------- */
 
@@ -313,7 +313,6 @@ typedef struct {
     int is64, want_sat;
     double shift, yshift, slo, shi;
     const Hist *hist;
-    int want_alive;
 } Job;
 
 typedef struct {

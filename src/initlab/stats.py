@@ -493,8 +493,8 @@ class ActivationSummarizer:
             return None
         if z is not None and (z.dtype != h.dtype or not z.flags.c_contiguous):
             return None
-        spec = hist.kernel_spec() if hist is not None else None
-        if hist is not None and spec is None:
+        spec, raw = _kernel_hist(hist)
+        if spec is False:
             return None
         rows = h.shape[0] if h.ndim >= 2 else 1
         cols = h.size // rows
@@ -510,7 +510,6 @@ class ActivationSummarizer:
             zacc = _Accumulator(z.dtype)
             zacc.decide(zf[: _sweep_step(zf)])
             zshift = zacc.shift
-        raw = np.zeros(hist.bins + 2, np.int64) if hist is not None else None
         alive = np.zeros(cols, np.uint8) if rows > 1 else None  # dead units need two examples
         s, ss, zeros, sat, zs, zss = KERNEL.summary(hf, cols, hacc.shift, spec, raw, bounds, alive,
                                                     zf, zshift)
@@ -666,6 +665,17 @@ def weight_gradient_moments(x: np.ndarray, dz: np.ndarray) -> Moments:
         return moments(x.T @ dz)
 
 
+def _kernel_hist(hist: Histogrammer | None):
+    """(spec, counts buffer) for :func:`initlab._fused.summary`: (None, None) without a
+    histogram, (False, None) when the kernel cannot count it (more than 254 bins)."""
+    if hist is None:
+        return None, None
+    spec = hist.kernel_spec()
+    if spec is None:
+        return False, None
+    return spec, np.zeros(hist.bins + 2, np.int64)
+
+
 def _gradient_fused(g, s, out, local, hist: Histogrammer | None):
     """:func:`gradient_sweep` with the kernel: ``local`` over the whole layer (numpy), then one
     kernel call for the moments and histogram of ``g`` and the sums of dz, on the two cores.
@@ -674,8 +684,8 @@ def _gradient_fused(g, s, out, local, hist: Histogrammer | None):
     if KERNEL is None or g.dtype not in _TINY or g.size == 0 or out.dtype != g.dtype or not (
             g.flags.c_contiguous and out.flags.c_contiguous):
         return None
-    spec = hist.kernel_spec() if hist is not None else None
-    if hist is not None and spec is None:
+    spec, raw = _kernel_hist(hist)
+    if spec is False:
         return None
     gf, of = g.reshape(-1), out.reshape(-1)
     cols = g.shape[-1] if g.ndim >= 2 else g.size
@@ -684,7 +694,6 @@ def _gradient_fused(g, s, out, local, hist: Histogrammer | None):
     gacc, dacc = _Accumulator(g.dtype), _Accumulator(out.dtype)
     gacc.decide(gf[: _sweep_step(gf)])
     dacc.decide(of[: _sweep_step(of)])
-    raw = np.zeros(hist.bins + 2, np.int64) if hist is not None else None
     sg, ssg, _, _, sd, ssd = KERNEL.summary(gf, cols, gacc.shift, spec, raw, None, None, of, dacc.shift)
     gacc.add_sums(gf.size, sg, ssg)
     mg = gacc.result()
