@@ -17,20 +17,26 @@ from setuptools.command.build_ext import build_ext
 BASE = ["-O3", "-fopenmp-simd", "-fno-math-errno", "-fno-trapping-math", "-ffp-contract=off"]
 
 
+# tried in order until one builds: -march=native (the vector instructions the loops are written
+# for), with 512-bit vectors where the compiler knows the option (x86 with AVX-512: the kernel's
+# loops measured 10-25% faster than with GCC's default of 256-bit), then without it
+NATIVE = [["-march=native", "-mprefer-vector-width=512"], ["-march=native"]]
+
+
 class BuildExt(build_ext):
     def build_extension(self, ext):
         if self.compiler.compiler_type != "unix":
             return super().build_extension(ext)
-        native = not os.environ.get("INITLAB_PORTABLE")
-        ext.extra_compile_args = BASE + (["-march=native"] if native else [])
-        try:
-            return super().build_extension(ext)
-        except Exception as e:  # noqa: BLE001 - e.g. a compiler without -march=native
-            if not native:
-                raise
-            print(f"initlab._fused: {e}; building for the baseline instruction set", file=sys.stderr)
-            ext.extra_compile_args = BASE
-            return super().build_extension(ext)
+        tries = NATIVE if not os.environ.get("INITLAB_PORTABLE") else []
+        for extra in tries:
+            ext.extra_compile_args = BASE + extra
+            try:
+                return super().build_extension(ext)
+            except Exception as e:  # noqa: BLE001 - e.g. a compiler without these options
+                print(f"initlab._fused with {' '.join(extra)}: {e}; trying the next options",
+                      file=sys.stderr)
+        ext.extra_compile_args = BASE
+        return super().build_extension(ext)
 
 
 setup(

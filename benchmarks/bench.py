@@ -5,8 +5,10 @@
     python benchmarks/bench.py --quick --check  # exit 1 when a ratio regresses past its bound
 
 Every speed figure is a ratio of two timings taken in the same process, interleaved round by
-round (best of N each), so a shared or noisy machine moves both sides together. The targets
-(from the performance issue) and the generous CI bounds are in ``TARGETS``.
+round (best of N each; the line also gives the median over rounds of the same-round ratio), so
+a shared or noisy machine moves both sides together. PyTorch is timed against initlab in rounds
+of its own (its spinning thread pool would slow whatever runs after it). The targets (from the
+performance issue) and the generous CI bounds are in ``TARGETS``.
 
 What is compared with what (same shapes, dtype, weights and activation on both sides):
 
@@ -49,9 +51,9 @@ import numpy as np  # noqa: E402
 from initlab import config, experiment, network  # noqa: E402
 
 # name -> (target, CI bound). "<=": the ratio must stay below; ">=": above.
-# The CI bounds sit above the ratios measured on the reference machine (forward 1.6-2.1 at the
-# cs231n shape, fwd+bwd 1.4-1.7; see README.md) with room for a noisy shared runner, and about
-# at the engine before this work (forward 2.3-2.9, fwd+bwd 2.0-2.2 at the cs231n shape).
+# The CI bounds sit well above the ratios measured on the reference machine (forward 1.1-1.2 at
+# the cs231n shape, fwd+bwd 1.0-1.2; see README.md) with room for a noisy shared runner, and
+# about at the engine before the performance work (forward 2.3-2.9, fwd+bwd 2.0-2.2).
 TARGETS = {
     "forward": ("<=", 1.15, 2.6),
     "forward+backward": ("<=", 1.25, 2.4),
@@ -80,22 +82,35 @@ def record(name: str, kind: str, value: float, detail: str = "") -> None:
     print(f"  {name:<46} {value:7.3f}x  {tgt}{flag}  {detail}", flush=True)
 
 
-def interleaved(fns: dict, rounds: int, warmup: int = 1) -> dict:
+class Timings(dict):
+    """Best-of-N wall time per function (the mapping), and every round's times (``runs``)."""
+
+    def __init__(self, best: dict, runs: dict):
+        super().__init__(best)
+        self.runs = runs
+
+    def paired(self, a: str, b: str) -> float:
+        """Median over rounds of ``a``'s time / ``b``'s time in the same round: less sensitive
+        than the ratio of bests to one lucky round of either side when the machine drifts."""
+        return statistics.median(x / y for x, y in zip(self.runs[a], self.runs[b]))
+
+
+def interleaved(fns: dict, rounds: int, warmup: int = 1) -> Timings:
     """Best-of-``rounds`` wall time of each function, the functions taking turns each round."""
     for _ in range(warmup):
         for f in fns.values():
             f()
-    best = {k: math.inf for k in fns}
+    runs = {k: [] for k in fns}
     gc.disable()
     try:
         for _ in range(rounds):
             for k, f in fns.items():
                 t = time.perf_counter()
                 f()
-                best[k] = min(best[k], time.perf_counter() - t)
+                runs[k].append(time.perf_counter() - t)
     finally:
         gc.enable()
-    return best
+    return Timings({k: min(v) for k, v in runs.items()}, runs)
 
 
 # --- the workloads ------------------------------------------------------------------------
@@ -282,16 +297,17 @@ def section_forward(shapes, rounds, torch):
     worst = 0.0
     for (b, w, d, a) in shapes:
         case = make_case(b, w, d, a)
-        fns = {"bare": bare_forward(case), "initlab": engine_forward(case)}
-        if torch is not None:
-            fns["torch"] = torch_runs(case, torch)[0]
-        t = interleaved(fns, rounds)
+        # torch apart: its thread pool spins on after each call and would slow whatever runs
+        # next in the round (the bare chain), flattering the ratio
+        t = interleaved({"bare": bare_forward(case), "initlab": engine_forward(case)}, rounds)
         r = t["initlab"] / t["bare"]
         worst = max(worst, r)
         record(f"forward {case['label']}", "forward", r,
-               f"(bare {1e3 * t['bare']:.1f} ms, initlab {1e3 * t['initlab']:.1f} ms)")
+               f"(bare {1e3 * t['bare']:.1f} ms, initlab {1e3 * t['initlab']:.1f} ms; "
+               f"median of round ratios {t.paired('initlab', 'bare'):.3f})")
         if torch is not None:
-            record_torch(torch, case, t, "forward", "forward")
+            tt = interleaved({"initlab": engine_forward(case), "torch": torch_runs(case, torch)[0]}, rounds)
+            record_torch(torch, case, tt, "forward", "forward")
     return worst
 
 
@@ -321,15 +337,16 @@ def section_backward(shapes, rounds, torch):
     print("\nforward + backward with every statistic, vs the bare forward + backward products")
     for (b, w, d, a) in shapes:
         case = make_case(b, w, d, a, backward=True)
-        fns = {"bare": bare_forward_backward(case), "initlab": engine_forward_backward(case)}
-        if torch is not None:
-            fns["torch"] = torch_runs(case, torch)[1]
-        t = interleaved(fns, rounds)
+        t = interleaved({"bare": bare_forward_backward(case), "initlab": engine_forward_backward(case)},
+                        rounds)
         r = t["initlab"] / t["bare"]
         record(f"fwd+bwd {case['label']}", "forward+backward", r,
-               f"(bare {1e3 * t['bare']:.1f} ms, initlab {1e3 * t['initlab']:.1f} ms)")
+               f"(bare {1e3 * t['bare']:.1f} ms, initlab {1e3 * t['initlab']:.1f} ms; "
+               f"median of round ratios {t.paired('initlab', 'bare'):.3f})")
         if torch is not None:
-            record_torch(torch, case, t, "fwd+bwd", "forward + backward")
+            tt = interleaved({"initlab": engine_forward_backward(case), "torch": torch_runs(case, torch)[1]},
+                             rounds)
+            record_torch(torch, case, tt, "fwd+bwd", "forward + backward")
 
 
 def section_dtype(rounds):

@@ -194,3 +194,31 @@ def test_save_weights_recomputes_the_run():
     assert r2.rows == r.rows
     np.testing.assert_array_equal(arr["input"], experiment.make_input(cfg))
     assert arr["loss_softmax_ce"].shape == (4,)
+
+
+def test_work_buffers_are_reused_and_never_shared():
+    """The forward pass keeps its two work buffers for the thread's next pass (no fresh pages
+    per run), returns a result that is not one of them, and a pass run from inside another
+    (an observer that runs a network itself) gets buffers of its own."""
+    cfg = cfg_of(**{"network.depth": 3, "network.width": 16, "input.batch": 8, "input.dim": 16})
+    params = experiment.build_parameters(cfg)
+    act = activations.get("tanh")
+    x = experiment.make_input(cfg)
+    ref = network.forward(x, params, act, 3)[0].copy()
+
+    class Nested(network.Observer):
+        def act(self, layer, h):
+            if layer == 2:
+                self.inner = network.forward(x, params, act, 3)[0]
+
+    obs = Nested()
+    out = network.forward(x, params, act, 3, obs)[0]
+    np.testing.assert_array_equal(out, ref)
+    np.testing.assert_array_equal(obs.inner, ref)
+    again = network.forward(x, params, act, 3)[0]
+    np.testing.assert_array_equal(out, ref)  # the first result survives the next pass
+    assert not np.shares_memory(out, again)
+    kept = [b for b in network._POOL.free]
+    assert kept and all(not np.shares_memory(b, again) for b in kept)
+    network.release_buffers()
+    assert network._POOL.free == []

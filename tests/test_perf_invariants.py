@@ -141,7 +141,7 @@ def test_chunked_moments_stay_exact_to_the_dtype(dtype, loc, scale, monkeypatch)
     monkeypatch.setattr(stats, "_SWEEP_BYTES", 8192)
     x = (loc + scale * np.random.default_rng(1).standard_normal((300, 100))).astype(dtype)
     h = np.empty_like(x)
-    mz, st = stats.ActivationSummarizer(None, None).sweep(x, activations.LINEAR.fn, h)
+    mz, st = stats.ActivationSummarizer(None, None).sweep(x, activations.LINEAR, h)
     ref = x.astype(np.float64)
     for m in (mz, st.moments):
         assert m.mean == pytest.approx(ref.mean(), rel=1e-6, abs=1e-300)

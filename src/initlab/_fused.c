@@ -1,31 +1,42 @@
-/* initlab._fused: one pass over a chunk for every per-entry statistic of initlab.stats.
+/* initlab._fused: one pass over a layer for its activation and every per-entry statistic.
  *
  * Why C: after a layer's matrix product, numpy needs ~10 separate passes over the layer for
- * moments, min/max, zeros, saturation, dead units and the histogram's bin indices and counts
- * (6-8 ns per entry on the 2-core machine, more than a width-500 product's ~5 ns). Here they
- * are one loop over a block of 1024 entries that the compiler vectorizes (#pragma omp simd,
- * compiled with -fopenmp-simd: no OpenMP runtime, only permission to reorder the sums), and a
- * scalar loop that counts the block's bin indices into four interleaved tables.
+ * the activation, moments, min/max, zeros, saturation, dead units and the histogram's bin
+ * indices and counts (6-8 ns per entry on the 2-core machine, more than a width-500 product's
+ * ~5 ns). Here they are one pass over blocks of 1024 entries: the activation z -> h (tanh,
+ * ReLU, leaky ReLU, identity; or, backwards, the local gradient dz = act'(h) * g), then loops
+ * over the block while it is in L1 that the compiler vectorizes (#pragma omp simd, compiled
+ * with -fopenmp-simd: no OpenMP runtime), and a scalar loop that counts the block's bin
+ * indices into small tables.
  *
- * Exactness: the same statistics as initlab.stats' numpy path, entry for entry:
+ * Exactness: the same statistics as initlab.stats' numpy path, entry for entry, over the same
+ * activations:
  *  - bin index in the array's own precision with numpy's arithmetic (scale and offset rounded
  *    to the dtype as numpy's weak Python scalars are): trunc(x * scale + offset), or
  *    floor(x * scale) + k0 when 0 is an edge and scale >= 1; with 0 an edge and scale < 1 a
  *    negative x rounded onto the 0 edge goes to the bin below it (the sign decides). Out of
  *    range by exact comparisons with lo and hi (rounded to the dtype), x == hi in the last bin;
- *  - sums of (x - shift) and (x - shift)^2 accumulated in double (8 lanes);
- *  - zeros, saturation (x <= lo or x >= hi), min/max, non-finite count, columns seen nonzero.
- * A chunk with a non-finite entry is reported (bad > 0) and the caller recomputes that layer
- * with the numpy path, which knows how to exclude such entries.
+ *  - sums of (x - shift) and (x - shift)^2 in fixed lanes, added in double;
+ *  - zeros, saturation (x <= lo or x >= hi), columns seen nonzero (dead units).
+ * The activations are numpy's bit for bit (ReLU, leaky ReLU, identity, the local gradients),
+ * except float32 tanh, which is our own (tanh_f32: within 1.08 ulp, the same bits on every
+ * machine). Non-finite entries make the sums non-finite: the caller sees it and recomputes
+ * that layer's moments with the numpy path, which excludes and counts them.
+ *
+ * Threads: a layer is cut in fixed chunks that the caller and one worker thread of ours take
+ * in turn; each chunk's sums are kept apart and added in chunk order, so the numbers do not
+ * depend on the number of threads or on who ran what.
  *
  * Arrays come in through the buffer protocol (C-contiguous, float32 or float64); nothing here
- * imports numpy, and the GIL is released while a chunk is summarized.
+ * imports numpy, and the GIL is released during the pass.
  */
+#define _GNU_SOURCE /* sched_getcpu, pthread_setaffinity_np */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <float.h>
 #include <math.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <time.h>
 #include <stdint.h>
@@ -34,6 +45,7 @@
 #define BLOCK 1024 /* entries per block: a multiple of SUB */
 #define SUB 128
 #define LANES 8
+typedef double vd64 __attribute__((vector_size(LANES * sizeof(double)))); /* lane sums */
 #define MAX_SLOTS 256 /* bins + 2 (below, above) must fit a uint8 index */
 
 enum { MODE_PLAIN = 0, MODE_FLOOR = 1, MODE_SIGN = 2 };
@@ -123,11 +135,109 @@ static inline __attribute__((always_inline)) void counter_add(Counter *c, const 
     if (c->pending > ((uint64_t)1 << 31)) counter_flush(c, counts);
 }
 
+/* --- activations applied inside the pass --------------------------------------------------- */
+
+enum { ACT_NONE = 0, ACT_LINEAR = 1, ACT_TANH = 2, ACT_RELU = 3, ACT_LEAKY = 4, ACT_COUNT = 5 };
+
+/* tanh in float32, within 1.05 ulp of the exact value over every float32 (checked exhaustively
+ * against float64 tanh; numpy's own float32 tanh on the same machine: 1.37 ulp). Only IEEE
+ * additions, multiplications, one division and exact bit operations, so the result is the same
+ * on every instruction set and vector width (with -ffp-contract=off), and the loop vectorizes.
+ *  - |x| < 0.75: tanh x = x + x^3 P(x^2), P of degree 6 fitted for relative error (minimax by
+ *    iterated weighted least squares over Chebyshev nodes in u = x^2; fit error 2e-9);
+ *  - |x| >= 0.75: tanh x = 1 - 2 / (e^{2|x|} + 1), e^t = 2^k (1 + expm1(r)), t = k ln 2 + r,
+ *    |r| <= ln(2)/2, ln 2 split in two (Cody & Waite 1980) so k ln2_hi is exact, expm1(r) by
+ *    its Taylor series to r^7 (truncation < 6e-9); e^t + 1 formed as (2^k + 1) + 2^k expm1(r);
+ *    |x| is clamped at 9.5, where tanh rounds to 1 in float32;
+ *  - odd by construction (the sign copied back), NaN stays NaN, tanh(+-inf) = +-1. */
+/* Only where fmaf is an instruction: elsewhere it is a slow library call (and a version without
+ * it would round differently), so stats.py applies numpy's tanh before the pass instead. */
+#ifdef FP_FAST_FMAF
+#define HAVE_TANH 1
+#else
+#define HAVE_TANH 0
+#endif
+#define TANH_SPLIT 0.75f
+static inline __attribute__((always_inline)) float tanh_f32(float x)
+{
+    const float a = fabsf(x);
+    /* small branch: P(u), u = x^2, by Estrin's scheme (short dependency chains) */
+    const float u = a * a, u2 = u * u, u4 = u2 * u2;
+    const float p01 = fmaf(0.133333221077919f, u, -0.3333333432674408f);
+    const float p23 = fmaf(0.021835798397660255f, u, -0.05396516993641853f);
+    const float p45 = fmaf(0.0030900160782039165f, u, -0.008684773929417133f);
+    const float p46 = fmaf(-0.0006965859211049974f, u2, p45);
+    const float p = fmaf(p46, u4, fmaf(p23, u2, p01));
+    const float small = fmaf(a, u * p, a);
+    /* large branch */
+    const float t = (a < 9.5f ? a : 9.5f) * 2.0f;
+    const float magic = 12582912.0f; /* 1.5 * 2^23: adding and subtracting it rounds to an integer */
+    const float kf = fmaf(t, 1.4426950408889634f, magic) - magic;
+    const float r = fmaf(-kf, 1.428606765330187e-06f, fmaf(-kf, 0.693145751953125f, t));
+    const float r2 = r * r, r4 = r2 * r2;
+    const float q01 = fmaf(1.0f / 6.0f, r, 0.5f);
+    const float q23 = fmaf(1.0f / 120.0f, r, 1.0f / 24.0f);
+    const float q45 = fmaf(1.0f / 5040.0f, r, 1.0f / 720.0f);
+    const float q = fmaf(q45, r4, fmaf(q23, r2, q01));
+    const float em = fmaf(r2, q, r); /* expm1(r) */
+    const uint32_t bits = (uint32_t)((int32_t)kf + 127) << 23;
+    float s2;
+    memcpy(&s2, &bits, sizeof s2);
+    const float big = 1.0f - 2.0f / fmaf(s2, em, s2 + 1.0f);
+    const float res = copysignf(a < TANH_SPLIT ? small : big, x);
+    return x != x ? x : res;
+}
+
+#define ACT_EXTRA_f32(z, h, n, act)                                                              \
+    if ((act) == ACT_TANH) {                                                                     \
+        _Pragma("omp simd")                                                                      \
+        for (Py_ssize_t i = 0; i < (n); i++) (h)[i] = tanh_f32((z)[i]);                          \
+    }                                                                                            \
+    break;
+#define ACT_EXTRA_f64(z, h, n, act) break; /* tanh in float64: numpy's, before the pass */
+
+/* --- a job: one layer's pass, in chunks that one or two threads take in turn ----------------
+ * The entries are cut in fixed chunks (whole rows when dead units are tracked) whatever the
+ * number of threads; each chunk's sums are kept apart and added in chunk order at the end, so
+ * the results do not depend on which thread ran which chunk. Counts are integers. */
+
+#define CHUNK 32768  /* entries per chunk, at most (whole rows when dead units are tracked) */
+#define DECIDE 4096  /* entries that choose the shift of the sums */
+
+typedef struct {
+    void *x;                  /* the array summarized (written when act != ACT_NONE) */
+    const void *y;            /* NULL, or the second array: sums only; the activation's input,
+                                 or (with s) the local gradient written: y = act'(s) * x */
+    const void *s;            /* NULL, or the activations whose derivative y is formed from */
+    Py_ssize_t n, rows, cols, chunk, n_chunks;
+    int is64, want_sat, act;
+    double shift, yshift, slo, shi, alpha;
+    const Hist *hist;
+    double *sums;             /* 4 per chunk: s, ss of x, then of y */
+    atomic_long next;         /* the next chunk to take */
+} Job;
+
+typedef struct {              /* what one thread adds up */
+    int64_t counts[MAX_SLOTS];
+    long long zeros, sat;
+    uint8_t *alive;
+    int all_alive;
+} Acc;
+
+static double choose_shift(double s, double ss, Py_ssize_t k, double ratio, size_t itemsize)
+{
+    const double m = s / (double)k, var = ss / (double)k - m * m;
+    if (isfinite(var) && (var * ratio < m * m || var <= 0.0) && m != 0.0)
+        return itemsize == 4 ? (double)(float)m : m; /* rounded to the dtype, as numpy does */
+    return 0.0;
+}
+
 /* --- one dtype at a time: T is float or double -------------------------------------------- */
 
 #define DEFINE_KERNELS(SUF, T, VEC, FLOOR)                                                                 \
-/* Sums of (x - shift) and (x - shift)^2 in a fixed order: 8 lanes in T over each run of 128  \
-   entries (16 terms per lane), the lanes then added in double, in order; a tail of < 128      \
+/* Sums of (x - shift) and (x - shift)^2 in a fixed order: 4 x 8 lanes in T over each run of   \
+   128 entries (4 terms per lane; four accumulators so the additions do not wait on each other), \
+   added pairwise, then into 8 double lanes, added in order at the end; a tail of < 128         \
    entries term by term in double. Vector types (GCC/Clang extension) fix the lanes: the sums  \
    are the same whatever the instruction set, the options of the caller or the machine (with   \
    -ffp-contract=off: no fused multiply-add either). */                                          \
@@ -137,19 +247,26 @@ static inline __attribute__((always_inline)) void block_sums_##SUF(             
     double s = o->s, ss = o->ss;                                                                 \
     Py_ssize_t i = 0;                                                                            \
     const VEC vshift = (VEC){0} + shift;                                                         \
+    vd64 ds = {0}, dss = {0};                                                                    \
     for (; i + SUB <= n; i += SUB) {                                                             \
-        VEC a = {0}, b = {0};                                                                    \
-        for (Py_ssize_t j = 0; j < SUB; j += LANES) {                                            \
-            VEC v;                                                                               \
-            memcpy(&v, x + i + j, sizeof v);                                                     \
-            v -= vshift;                                                                         \
-            a += v;                                                                              \
-            b += v * v;                                                                          \
+        VEC a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, b0 = {0}, b1 = {0}, b2 = {0}, b3 = {0};     \
+        for (Py_ssize_t j = 0; j < SUB; j += 4 * LANES) {                                        \
+            VEC v0, v1, v2, v3;                                                                  \
+            memcpy(&v0, x + i + j, sizeof v0);                                                   \
+            memcpy(&v1, x + i + j + LANES, sizeof v1);                                           \
+            memcpy(&v2, x + i + j + 2 * LANES, sizeof v2);                                       \
+            memcpy(&v3, x + i + j + 3 * LANES, sizeof v3);                                       \
+            v0 -= vshift; v1 -= vshift; v2 -= vshift; v3 -= vshift;                              \
+            a0 += v0; a1 += v1; a2 += v2; a3 += v3;                                              \
+            b0 += v0 * v0; b1 += v1 * v1; b2 += v2 * v2; b3 += v3 * v3;                          \
         }                                                                                        \
-        for (int l = 0; l < LANES; l++) {                                                        \
-            s += (double)a[l];                                                                   \
-            ss += (double)b[l];                                                                  \
-        }                                                                                        \
+        const VEC a = (a0 + a1) + (a2 + a3), b = (b0 + b1) + (b2 + b3);                         \
+        ds += __builtin_convertvector(a, vd64);                                                  \
+        dss += __builtin_convertvector(b, vd64);                                                 \
+    }                                                                                            \
+    for (int l = 0; l < LANES; l++) {                                                            \
+        s += ds[l];                                                                              \
+        ss += dss[l];                                                                            \
     }                                                                                            \
     for (; i < n; i++) {                                                                         \
         T d = x[i] - shift;                                                                      \
@@ -203,20 +320,78 @@ static inline __attribute__((always_inline)) void block_##SUF(const T *x, Py_ssi
     o->zeros += zeros; o->sat += sat;                                                            \
 }                                                                                                \
                                                                                                  \
-static void summary_##SUF(const T *x, Py_ssize_t rows, Py_ssize_t cols, double shift,            \
-                          const Hist *h, int64_t *counts, int want_sat, double slo, double shi,  \
-                          uint8_t *alive, Out *o)                                                \
+/* The activation of a block, z -> h (h must not overlap z). */                                   \
+static inline __attribute__((always_inline)) void act_block_##SUF(const T *restrict z, T *restrict h, \
+                                                                  Py_ssize_t n, int act, T alpha) \
 {                                                                                                \
-    uint8_t idx[BLOCK];                                                                          \
-    Counter cnt;                                                                                 \
-    const Py_ssize_t n = rows * cols;                                                            \
-    const T tslo = (T)slo, tshi = (T)shi, tshift = (T)shift;                                     \
+    switch (act) {                                                                               \
+    case ACT_LINEAR:                                                                             \
+        memcpy(h, z, (size_t)n * sizeof(T));                                                     \
+        break;                                                                                   \
+    case ACT_RELU: /* numpy's maximum(z, 0): +0 for -0, NaN kept */                              \
+        _Pragma("omp simd")                                                                      \
+        for (Py_ssize_t i = 0; i < n; i++) {                                                     \
+            const T v = z[i];                                                                    \
+            h[i] = v > 0 ? v : (v == v ? (T)0 : v);                                              \
+        }                                                                                        \
+        break;                                                                                   \
+    case ACT_LEAKY: /* z < 0: alpha z */                                                         \
+        _Pragma("omp simd")                                                                      \
+        for (Py_ssize_t i = 0; i < n; i++) {                                                     \
+            const T v = z[i];                                                                    \
+            h[i] = v < 0 ? v * alpha : v;                                                        \
+        }                                                                                        \
+        break;                                                                                   \
+    default:                                                                                     \
+        ACT_EXTRA_##SUF(z, h, n, act)                                                            \
+    }                                                                                            \
+}                                                                                                \
+                                                                                                 \
+/* The local gradient of a block, dz = act'(s) * g for an activation whose derivative is a      \
+   function of its output s, with numpy's operations in numpy's order (initlab.activations):   \
+   tanh (1 - s*s) * g, ReLU (s > 0) * g, leaky ReLU (s > 0 ? 1 : alpha) * g, identity 1 * g. */ \
+static inline __attribute__((always_inline)) void local_block_##SUF(const T *restrict s,         \
+    const T *restrict g, T *restrict dz, Py_ssize_t n, int act, T alpha)                          \
+{                                                                                                \
+    switch (act) {                                                                               \
+    case ACT_TANH:                                                                               \
+        _Pragma("omp simd")                                                                      \
+        for (Py_ssize_t i = 0; i < n; i++) dz[i] = ((T)1 - s[i] * s[i]) * g[i];                  \
+        break;                                                                                   \
+    case ACT_RELU:                                                                               \
+        _Pragma("omp simd")                                                                      \
+        for (Py_ssize_t i = 0; i < n; i++) dz[i] = (s[i] > 0 ? (T)1 : (T)0) * g[i];              \
+        break;                                                                                   \
+    case ACT_LEAKY:                                                                              \
+        _Pragma("omp simd")                                                                      \
+        for (Py_ssize_t i = 0; i < n; i++) dz[i] = (s[i] > 0 ? (T)1 : alpha) * g[i];             \
+        break;                                                                                   \
+    default:                                                                                     \
+        _Pragma("omp simd")                                                                      \
+        for (Py_ssize_t i = 0; i < n; i++) dz[i] = (T)1 * g[i];                                  \
+    }                                                                                            \
+}                                                                                                \
+                                                                                                 \
+/* Entries [a0, a1) of a job: the activation (when asked), then every statistic, block by block \
+   while the block is in L1. Sums go to o (x) and yo (y); counts, zeros, saturation to t. */    \
+static void chunk_##SUF(const Job *j, Py_ssize_t a0, Py_ssize_t a1, Counter *cnt, uint8_t *idx,  \
+                        Acc *t, Out *o, Out *yo)                                                 \
+{                                                                                                \
+    const Hist *h = j->hist;                                                                     \
+    T *x = (T *)j->x;                                                                            \
+    const T *y = (const T *)j->y;                                                                \
+    const T tslo = (T)j->slo, tshi = (T)j->shi, tshift = (T)j->shift, tyshift = (T)j->yshift;    \
+    const T alpha = (T)j->alpha;                                                                 \
+    const int want_sat = j->want_sat;                                                            \
+    /* every case a constant combination, so that each loop is compiled for its own work */     \
+    const int sel = (h->on ? 1 + h->mode : 0) * 2 + (want_sat != 0);                             \
     o->s = o->ss = 0.0; o->zeros = o->sat = 0;                                                   \
-    if (h->on) counter_init(&cnt, h->bins + 2);                                                  \
-    for (Py_ssize_t a = 0; a < n; a += BLOCK) {                                                  \
-        Py_ssize_t m = n - a < BLOCK ? n - a : BLOCK;                                            \
-        /* every case a constant combination, so that each loop is compiled for its own work */ \
-        const int sel = (h->on ? 1 + h->mode : 0) * 2 + (want_sat != 0);                      \
+    yo->s = yo->ss = 0.0;                                                                        \
+    for (Py_ssize_t a = a0; a < a1; a += BLOCK) {                                                \
+        const Py_ssize_t m = a1 - a < BLOCK ? a1 - a : BLOCK;                                    \
+        if (j->s != NULL) local_block_##SUF((const T *)j->s + a, x + a, (T *)y + a, m, j->act, alpha); \
+        else if (j->act != ACT_NONE) act_block_##SUF(y + a, x + a, m, j->act, alpha);            \
+        if (y != NULL) block_sums_##SUF(y + a, m, tyshift, yo);                                  \
         switch (sel) {                                                                           \
         case 0: block_##SUF(x + a, m, tshift, h, 0, MODE_PLAIN, 0, tslo, tshi, idx, o); break;   \
         case 1: block_##SUF(x + a, m, tshift, h, 0, MODE_PLAIN, 1, tslo, tshi, idx, o); break;   \
@@ -227,18 +402,47 @@ static void summary_##SUF(const T *x, Py_ssize_t rows, Py_ssize_t cols, double s
         case 6: block_##SUF(x + a, m, tshift, h, 1, MODE_SIGN, 0, tslo, tshi, idx, o); break;    \
         default: block_##SUF(x + a, m, tshift, h, 1, MODE_SIGN, 1, tslo, tshi, idx, o); break;   \
         }                                                                                        \
-        if (h->on) counter_add(&cnt, idx, m, counts);                                            \
+        if (h->on) counter_add(cnt, idx, m, t->counts);                                          \
     }                                                                                            \
-    if (h->on) counter_flush(&cnt, counts);                                                      \
-    if (alive != NULL) { /* columns with a nonzero entry (NaN counts): all of them if no zeros */ \
+    t->zeros += o->zeros; t->sat += o->sat;                                                      \
+    if (t->alive != NULL && !t->all_alive) { /* columns with a nonzero entry (NaN counts) */     \
         if (o->zeros == 0) {                                                                     \
-            memset(alive, 1, (size_t)cols);                                                      \
+            t->all_alive = 1; /* a chunk of whole rows without a zero: every column fired */    \
         } else {                                                                                 \
-            for (Py_ssize_t r = 0; r < rows; r++) {                                              \
-                const T *row = x + r * cols;                                                     \
+            const Py_ssize_t cols = j->cols;                                                     \
+            for (Py_ssize_t r = a0; r < a1; r += cols) {                                         \
+                const T *row = x + r;                                                            \
+                uint8_t *alive = t->alive;                                                       \
                 _Pragma("omp simd")                                                              \
-                for (Py_ssize_t j = 0; j < cols; j++) alive[j] |= (row[j] != 0);                 \
+                for (Py_ssize_t c = 0; c < cols; c++) alive[c] |= (row[c] != 0);                 \
             }                                                                                    \
+        }                                                                                        \
+    }                                                                                            \
+}                                                                                                \
+                                                                                                 \
+/* The shift of x's and y's sums when the caller leaves it to us (NaN): the mean of the first  \
+   entries when |mean| is large against their std, else 0 (initlab.stats._Accumulator.decide). \
+   Applies the activation to those entries first (the pass does it again, to the same values). */ \
+static void decide_##SUF(Job *j, double ratio)                                                   \
+{                                                                                                \
+    const Py_ssize_t k = j->n < DECIDE ? j->n : DECIDE;                                          \
+    Out o;                                                                                       \
+    if (k == 0) {                                                                                \
+        if (isnan(j->shift)) j->shift = 0.0;                                                     \
+        if (isnan(j->yshift)) j->yshift = 0.0;                                                   \
+        return;                                                                                  \
+    }                                                                                            \
+    if (j->s != NULL) local_block_##SUF((const T *)j->s, (const T *)j->x, (T *)j->y, k, j->act, (T)j->alpha); \
+    else if (j->act != ACT_NONE) act_block_##SUF((const T *)j->y, (T *)j->x, k, j->act, (T)j->alpha); \
+    if (isnan(j->shift)) {                                                                       \
+        sums_##SUF((const T *)j->x, k, 0.0, &o);                                                 \
+        j->shift = choose_shift(o.s, o.ss, k, ratio, sizeof(T));                                 \
+    }                                                                                            \
+    if (isnan(j->yshift)) {                                                                      \
+        j->yshift = 0.0;                                                                         \
+        if (j->y != NULL) {                                                                      \
+            sums_##SUF((const T *)j->y, k, 0.0, &o);                                             \
+            j->yshift = choose_shift(o.s, o.ss, k, ratio, sizeof(T));                            \
         }                                                                                        \
     }                                                                                            \
 }
@@ -301,60 +505,53 @@ static PyObject *py_sums(PyObject *self, PyObject *args)
     return Py_BuildValue("dd", o.s, o.ss);
 }
 
-/* --- a layer in two halves, on the caller's thread and one worker ----------------------------
- * The rows are always split in the same two halves, whether the halves run at once or one
- * after the other, and the halves' sums are added in order: the results do not depend on the
- * number of threads. The worker is a thread of our own that sleeps on a condition variable
- * between layers (it does not spin, so it leaves the cores to BLAS during the products). */
+/* --- a layer on the caller's thread and one worker ------------------------------------------
+ * Both take chunks in turn from the job's counter until none is left (the worker joins when it
+ * is awake; a late worker takes fewer chunks or none). The worker is a thread of our own that
+ * sleeps on a condition variable between layers (it does not spin, so it leaves the cores to
+ * BLAS during the products). */
 
-typedef struct {
-    const void *x, *y;        /* y: optional second array, sums only */
-    Py_ssize_t rows, cols;
-    int is64, want_sat;
-    double shift, yshift, slo, shi;
-    const Hist *hist;
-} Job;
-
-typedef struct {
-    Py_ssize_t r0, r1;
-    Out xo, yo;
-    int64_t counts[MAX_SLOTS];
-    uint8_t *alive;
-} Part;
-
-static void run_part(const Job *j, Part *p)
+static void run_thread(Job *j, Acc *t, int shared)
 {
-    const Py_ssize_t rows = p->r1 - p->r0, off = p->r0 * j->cols;
-    memset(p->counts, 0, sizeof p->counts);
-    p->yo.s = p->yo.ss = 0.0;
-    if (j->is64) {
-        summary_f64((const double *)j->x + off, rows, j->cols, j->shift, j->hist, p->counts,
-                    j->want_sat, j->slo, j->shi, p->alive, &p->xo);
-        if (j->y) sums_f64((const double *)j->y + off, rows * j->cols, j->yshift, &p->yo);
-    } else {
-        summary_f32((const float *)j->x + off, rows, j->cols, j->shift, j->hist, p->counts,
-                    j->want_sat, j->slo, j->shi, p->alive, &p->xo);
-        if (j->y) sums_f32((const float *)j->y + off, rows * j->cols, j->yshift, &p->yo);
+    Counter cnt;
+    uint8_t idx[BLOCK];
+    const Hist *h = j->hist;
+    if (h->on) counter_init(&cnt, h->bins + 2);
+    for (Py_ssize_t c = 0;; c++) {
+        if (shared) c = (Py_ssize_t)atomic_fetch_add(&j->next, 1);
+        if (c >= j->n_chunks) break;
+        const Py_ssize_t a0 = c * j->chunk, a1 = a0 + j->chunk < j->n ? a0 + j->chunk : j->n;
+        Out o, yo;
+        if (j->is64) chunk_f64(j, a0, a1, &cnt, idx, t, &o, &yo);
+        else chunk_f32(j, a0, a1, &cnt, idx, t, &o, &yo);
+        double *sums = j->sums + 4 * c;
+        sums[0] = o.s; sums[1] = o.ss; sums[2] = yo.s; sums[3] = yo.ss;
     }
+    if (h->on) counter_flush(&cnt, t->counts);
 }
 
 static int n_threads = 2;
 
 /* The worker sleeps on a condition variable, so it leaves the cores to BLAS during the matrix
- * products. Waking a sleeping thread costs 50-500 us on a virtual machine, more than half a
- * layer's statistics, so stats.py calls prepare() before it applies the activation: the
- * worker wakes meanwhile and spins (for at most SPIN_NS) until the layer's second half is
- * posted. Whoever takes the posted half first runs it: if the worker is late, the caller runs
- * both halves itself (never slower than one thread). */
+ * products. Posting a job wakes it (measured: it joins ~40-90 us later, on the other core, see
+ * keep_off_caller); the caller starts on the chunks at once and the worker takes what is left
+ * when it arrives (never slower than one thread). When numpy applies the activation before the
+ * pass, stats.py calls prepare() first: the worker wakes meanwhile and spins (for at most
+ * SPIN_NS, yielding now and then) until the job is posted. */
 #define SPIN_NS 3000000LL
 
 static pthread_mutex_t owner = PTHREAD_MUTEX_INITIALIZER; /* one caller at a time uses the worker */
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t go = PTHREAD_COND_INITIALIZER;
 static int started = 0, wake_req = 0;      /* under mu */
+static pthread_t worker;
+#ifdef __linux__
+static int excluded = -1, n_allowed = -1; /* the CPU the worker is kept off; CPUs we may use */
+static cpu_set_t allowed;
+#endif
 static atomic_int spinning, job_ready, job_finished;
-static const Job *job_now;
-static Part *part_now;
+static Job *job_now;
+static Acc *acc_now;
 
 static long long now_ns(void)
 {
@@ -373,7 +570,7 @@ static inline void cpu_relax(void)
 static int take_job(void)
 {
     if (atomic_load(&job_ready) && atomic_exchange(&job_ready, 0)) {
-        run_part(job_now, part_now);
+        run_thread(job_now, acc_now, 1);
         atomic_store(&job_finished, 1);
         return 1;
     }
@@ -392,10 +589,13 @@ static void *worker_main(void *arg)
         const long long deadline = now_ns() + SPIN_NS;
         for (int i = 0;; i++) {
             if (take_job()) break;
-            if ((i & 255) == 255 && now_ns() > deadline) {
-                atomic_store(&spinning, 0);
-                take_job(); /* posted just as the spin ended */
-                break;
+            if ((i & 255) == 255) {
+                if (now_ns() > deadline) {
+                    atomic_store(&spinning, 0);
+                    take_job(); /* posted just as the spin ended */
+                    break;
+                }
+                sched_yield(); /* in case we share a core with the caller */
             }
             cpu_relax();
         }
@@ -411,6 +611,9 @@ static void after_fork_child(void)
     pthread_mutex_init(&mu, NULL);
     pthread_cond_init(&go, NULL);
     started = wake_req = 0;
+#ifdef __linux__
+    excluded = -1;
+#endif
     atomic_store(&spinning, 0);
     atomic_store(&job_ready, 0);
     atomic_store(&job_finished, 0);
@@ -428,6 +631,7 @@ static int wake_worker(void)
         pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
         pthread_attr_setstacksize(&attr, 1 << 20);
         started = pthread_create(&t, &attr, worker_main, NULL) == 0;
+        if (started) worker = t;
         pthread_attr_destroy(&attr);
     }
     if (started) {
@@ -439,30 +643,50 @@ static int wake_worker(void)
     return ok;
 }
 
-/* Both halves, the second one on the worker when it is free; parts[0], parts[1] filled. */
-static void run_layer(const Job *j, Part parts[2])
+/* Keep the worker off the caller's core. Woken from the caller's core, the worker tends to be
+ * queued there (the other core is never idle: BLAS's threads spin on it between products), and
+ * then it runs only after the caller's half, or at the next scheduler tick. Allowing it every
+ * CPU but the caller's (re-done only when the caller has moved, ~1 us) puts it where BLAS's
+ * spinning thread yields to it. */
+static void keep_off_caller(void)
 {
-    const Py_ssize_t mid = j->rows / 2;
-    parts[0].r0 = 0; parts[0].r1 = mid;
-    parts[1].r0 = mid; parts[1].r1 = j->rows;
-    const int big = j->rows * j->cols >= (1 << 15); /* below, the halves are not worth a thread */
-    if (n_threads > 1 && big && pthread_mutex_trylock(&owner) == 0) {
+#ifdef __linux__
+    if (n_allowed < 0) {
+        CPU_ZERO(&allowed);
+        n_allowed = sched_getaffinity(0, sizeof allowed, &allowed) == 0 ? CPU_COUNT(&allowed) : 0;
+    }
+    const int cpu = sched_getcpu();
+    if (n_allowed < 2 || cpu < 0 || cpu == excluded || !CPU_ISSET(cpu, &allowed)) return;
+    cpu_set_t set = allowed;
+    CPU_CLR(cpu, &set);
+    if (pthread_setaffinity_np(worker, sizeof set, &set) == 0) excluded = cpu;
+#endif
+}
+
+/* Every chunk of the job, on the worker too when it is free; acc[0] and acc[1] filled. */
+static void run_layer(Job *j, Acc acc[2])
+{
+    atomic_store(&j->next, 0);
+    if (n_threads > 1 && j->n_chunks > 1 && pthread_mutex_trylock(&owner) == 0) {
         job_now = j;
-        part_now = &parts[1];
+        acc_now = &acc[1];
         atomic_store(&job_finished, 0);
         atomic_store(&job_ready, 1);
         if (!wake_worker()) atomic_store(&job_ready, 0);
-        run_part(j, &parts[0]);
-        if (atomic_exchange(&job_ready, 0)) {
-            run_part(j, &parts[1]); /* the worker was late: take the half back */
-        } else {
-            while (!atomic_load(&job_finished)) cpu_relax();
+        else keep_off_caller();
+        run_thread(j, &acc[0], 1);
+        if (!atomic_exchange(&job_ready, 0)) { /* the worker joined: wait for its last chunk */
+            /* yielding now and then: should the scheduler have put the worker on this core,
+               spinning alone would keep it from finishing until the next tick */
+            for (int i = 1; !atomic_load(&job_finished); i++) {
+                if ((i & 63) == 0) sched_yield();
+                else cpu_relax();
+            }
         }
         pthread_mutex_unlock(&owner);
         return;
     }
-    run_part(j, &parts[0]);
-    run_part(j, &parts[1]);
+    run_thread(j, &acc[0], 0);
 }
 
 static PyObject *py_prepare(PyObject *self, PyObject *args)
@@ -472,24 +696,45 @@ static PyObject *py_prepare(PyObject *self, PyObject *args)
 }
 
 PyDoc_STRVAR(summary_doc,
-"summary(x, cols, shift, hist, counts, sat, alive, y=None, yshift=0.0)\n"
-"    -> (s, ss, zeros, saturated, ys, yss)\n\n"
+"summary(x, cols, shift, hist, counts, sat, alive, y=None, yshift=0.0, act=0, alpha=0.0)\n"
+"    -> (s, ss, zeros, saturated, ys, yss, shift, yshift)\n\n"
 "Every per-entry statistic of the float32/float64 buffer x (rows of `cols` entries) in one pass,\n"
-"the rows in two halves on two threads. s, ss: sums of (x - shift) and its squares.\n"
+"in chunks on two threads. s, ss: sums of (x - shift) and its squares; shift NaN: chosen here\n"
+"(the mean of the first entries when it is large against their std, else 0) and returned.\n"
 "hist: None or (bins, mode, k0, scale, offset, lo, hi), mode 0 plain, 1 floor (0 an edge,\n"
 "scale >= 1), 2 sign (0 an edge, scale < 1); counts: an int64 buffer of bins + 2 entries\n"
 "(below, above last) that the counts are added to. sat: None or (lo, hi): entries <= lo or >= hi.\n"
 "alive: None or a zeroed uint8 buffer of `cols` entries: 1 where the column has a nonzero entry.\n"
-"y: None or a second buffer of x's size and dtype whose sums about yshift are returned too.");
+"y: None or a second buffer of x's size and dtype whose sums about yshift are returned too.\n"
+"act: 0, or the activation that the pass writes into x from y (x must not overlap y):\n"
+"1 linear, 2 tanh (float32 only), 3 relu, 4 leaky relu with slope alpha.\n"
+"s: None, or (with act) that activation's outputs: then the pass writes the local gradient\n"
+"y = act'(s) * x into y (numpy's operations; y must not overlap x or s) instead.");
+
+static int overlap(const Py_buffer *a, const Py_buffer *b)
+{
+    const char *a0 = a->buf, *b0 = b->buf;
+    return a0 < b0 + b->len && b0 < a0 + a->len;
+}
 
 static PyObject *py_summary(PyObject *self, PyObject *args)
 {
-    PyObject *xo, *histo, *countso, *sato, *aliveo, *yo = Py_None;
+    PyObject *xo, *histo, *countso, *sato, *aliveo, *yo = Py_None, *so = Py_None;
     Py_ssize_t cols;
-    double shift, yshift = 0.0;
-    if (!PyArg_ParseTuple(args, "OndOOOO|Od", &xo, &cols, &shift, &histo, &countso, &sato, &aliveo,
-                          &yo, &yshift))
+    double shift, yshift = 0.0, alpha = 0.0;
+    int act = ACT_NONE;
+    if (!PyArg_ParseTuple(args, "OndOOOO|OdidO", &xo, &cols, &shift, &histo, &countso, &sato, &aliveo,
+                          &yo, &yshift, &act, &alpha, &so))
         return NULL;
+    const int local = so != Py_None;
+    if (local && act == ACT_NONE) {
+        PyErr_SetString(PyExc_ValueError, "s: needs act, the activation whose derivative is taken");
+        return NULL;
+    }
+    if (act < 0 || act >= ACT_COUNT || (act != ACT_NONE && yo == Py_None)) {
+        PyErr_SetString(PyExc_ValueError, "act: 0, or 1-4 with y the activation's input");
+        return NULL;
+    }
     Hist h;
     memset(&h, 0, sizeof h);
     if (histo != Py_None) {
@@ -502,26 +747,42 @@ static PyObject *py_summary(PyObject *self, PyObject *args)
         }
         h.on = 1;
     }
-    Job j;
-    memset(&j, 0, sizeof j);
+    Job *j = PyMem_RawCalloc(1, sizeof(Job));
+    if (!j) return PyErr_NoMemory();
     if (sato != Py_None) {
-        if (!PyArg_ParseTuple(sato, "dd", &j.slo, &j.shi))
+        if (!PyArg_ParseTuple(sato, "dd", &j->slo, &j->shi)) {
+            PyMem_RawFree(j);
             return NULL;
-        j.want_sat = 1;
+        }
+        j->want_sat = 1;
     }
-    Py_buffer xv, yv, cv, av;
-    int have_y = yo != Py_None, have_c = 0, have_a = 0;
-    if (get_floats(xo, &xv, 0, "x") < 0)
+    Py_buffer xv, yv, cv, av, sv;
+    int have_y = yo != Py_None, have_c = 0, have_a = 0, have_s = 0;
+    if (get_floats(xo, &xv, act != ACT_NONE && !local, "x") < 0) {
+        PyMem_RawFree(j);
         return NULL;
+    }
     Py_ssize_t n = xv.len / xv.itemsize;
     PyObject *result = NULL;
     uint8_t *alive1 = NULL;
-    if (have_y && get_floats(yo, &yv, 0, "y") < 0) {
+    if (have_y && get_floats(yo, &yv, local, "y") < 0) {
         have_y = 0;
         goto out;
     }
+    if (local) {
+        if (get_floats(so, &sv, 0, "s") < 0) goto out;
+        have_s = 1;
+        if (sv.len != xv.len || sv.itemsize != xv.itemsize || overlap(&yv, &sv)) {
+            PyErr_SetString(PyExc_ValueError, "s must match x and not overlap y");
+            goto out;
+        }
+    }
     if (cols < 1 || n % cols != 0 || (have_y && (yv.len != xv.len || yv.itemsize != xv.itemsize))) {
         PyErr_SetString(PyExc_ValueError, "cols must divide the number of entries, y must match x");
+        goto out;
+    }
+    if (act != ACT_NONE && (overlap(&xv, &yv) || (act == ACT_TANH && !local && (xv.itemsize != 4 || !HAVE_TANH)))) {
+        PyErr_SetString(PyExc_ValueError, "act: x must not overlap y; tanh is float32 only (and needs TANH)");
         goto out;
     }
     if (h.on) {
@@ -534,30 +795,49 @@ static PyObject *py_summary(PyObject *self, PyObject *args)
         alive1 = PyMem_RawCalloc((size_t)cols, 1);
         if (!alive1) { PyErr_NoMemory(); goto out; }
     }
-    j.x = xv.buf; j.y = have_y ? yv.buf : NULL;
-    j.rows = n / cols; j.cols = cols; j.is64 = xv.itemsize == 8;
-    j.shift = shift; j.yshift = yshift; j.hist = &h;
-    Part parts[2];
-    parts[0].alive = have_a ? (uint8_t *)av.buf : NULL;
-    parts[1].alive = alive1;
+    j->x = xv.buf; j->y = have_y ? yv.buf : NULL;
+    j->n = n; j->rows = n / cols; j->cols = cols; j->is64 = xv.itemsize == 8;
+    j->shift = shift; j->yshift = have_y ? yshift : 0.0; j->hist = &h;
+    j->act = act; j->alpha = alpha; j->s = have_s ? sv.buf : NULL;
+    /* chunks of whole rows when dead units are tracked, else of whole blocks */
+    const Py_ssize_t unit = have_a ? cols : BLOCK;
+    j->chunk = unit >= CHUNK ? unit : (CHUNK / unit) * unit;
+    j->n_chunks = n == 0 ? 0 : (n + j->chunk - 1) / j->chunk;
+    j->sums = PyMem_RawCalloc((size_t)(j->n_chunks > 0 ? j->n_chunks : 1) * 4, sizeof(double));
+    if (!j->sums) { PyErr_NoMemory(); goto out; }
+    Acc *acc = PyMem_RawCalloc(2, sizeof(Acc));
+    if (!acc) { PyErr_NoMemory(); goto out; }
+    acc[0].alive = have_a ? (uint8_t *)av.buf : NULL;
+    acc[1].alive = alive1;
     Py_BEGIN_ALLOW_THREADS
-    run_layer(&j, parts);
+    if (isnan(j->shift) || isnan(j->yshift)) {
+        if (j->is64) decide_f64(j, 1e3);
+        else decide_f32(j, 4.0);
+    }
+    run_layer(j, acc);
     Py_END_ALLOW_THREADS
     if (have_c) {
         int64_t *counts = (int64_t *)cv.buf;
-        for (int k = 0; k < h.bins + 2; k++) counts[k] += parts[0].counts[k] + parts[1].counts[k];
+        for (int k = 0; k < h.bins + 2; k++) counts[k] += acc[0].counts[k] + acc[1].counts[k];
     }
     if (have_a) {
         uint8_t *a = (uint8_t *)av.buf;
-        for (Py_ssize_t k = 0; k < cols; k++) a[k] |= alive1[k];
+        if (acc[0].all_alive || acc[1].all_alive) memset(a, 1, (size_t)cols);
+        else for (Py_ssize_t k = 0; k < cols; k++) a[k] |= alive1[k];
     }
-    result = Py_BuildValue("ddLLdd", parts[0].xo.s + parts[1].xo.s, parts[0].xo.ss + parts[1].xo.ss,
-                           parts[0].xo.zeros + parts[1].xo.zeros, parts[0].xo.sat + parts[1].xo.sat,
-                           parts[0].yo.s + parts[1].yo.s, parts[0].yo.ss + parts[1].yo.ss);
+    double tot[4] = {0.0, 0.0, 0.0, 0.0};
+    for (Py_ssize_t c = 0; c < j->n_chunks; c++)
+        for (int k = 0; k < 4; k++) tot[k] += j->sums[4 * c + k];
+    result = Py_BuildValue("ddLLdddd", tot[0], tot[1], acc[0].zeros + acc[1].zeros,
+                           acc[0].sat + acc[1].sat, tot[2], tot[3], j->shift, j->yshift);
+    PyMem_RawFree(acc);
 out:
+    PyMem_RawFree(j->sums);
+    PyMem_RawFree(j);
     PyMem_RawFree(alive1);
     if (have_a) PyBuffer_Release(&av);
     if (have_c) PyBuffer_Release(&cv);
+    if (have_s) PyBuffer_Release(&sv);
     if (have_y) PyBuffer_Release(&yv);
     PyBuffer_Release(&xv);
     return result;
@@ -580,14 +860,14 @@ static PyMethodDef methods[] = {
      "prepare(): wake the worker thread ahead of a summary() call (call it before the work that\n"
      "precedes the summary, e.g. the activation)."},
     {"set_threads", py_set_threads, METH_VARARGS,
-     "set_threads(k) -> previous: 2 (the default) runs a layer's halves at once, 1 one after the other\n"
-     "(the same results either way)."},
+     "set_threads(k) -> previous: 2 (the default) lets the worker thread take chunks too, 1 runs\n"
+     "them all on the caller (the same results either way)."},
     {NULL, NULL, 0, NULL},
 };
 
 static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT, "_fused",
-    "One-pass per-entry statistics for initlab.stats (see _fused.c).", -1, methods,
+    "One-pass activation and per-entry statistics for initlab.stats (see _fused.c).", -1, methods,
     NULL, NULL, NULL, NULL,
 };
 
@@ -598,5 +878,10 @@ PyMODINIT_FUNC PyInit__fused(void)
         pthread_atfork(NULL, NULL, after_fork_child);
         registered = 1;
     }
-    return PyModule_Create(&module);
+    PyObject *m = PyModule_Create(&module);
+    if (m != NULL && PyModule_AddIntConstant(m, "TANH", HAVE_TANH) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
 }

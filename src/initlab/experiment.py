@@ -16,7 +16,7 @@ from . import components, network, predictions
 from .activations import Activation
 from .config import Config
 from .errors import ConfigError
-from .stats import Histogram, Histogrammer, moments, weight_gradient_moments, zero_stats
+from .stats import Histogram, Histogrammer, moments, weight_gradient_moments
 
 FORWARD_COLUMNS = (
     "layer", "width", "preact_mean", "preact_std", "act_mean", "act_std", "act_saturated",
@@ -84,6 +84,7 @@ class StatsObserver(network.Observer):
         self.bins = cfg.stats.bins
         self.want_hist = cfg.stats.histograms
         self.summarizer = ActivationSummarizer(act.saturation, self.hist)
+        self.plain = ActivationSummarizer(None, None)
 
     def _mark(self, which: str, layer: int, nonfinite: int) -> None:
         """Remember the first layer, in the pass's own order, with non-finite values."""
@@ -91,9 +92,9 @@ class StatsObserver(network.Observer):
             self.first[which] = layer
 
     def input(self, x: np.ndarray) -> None:
-        m = moments(x)
-        zero, dead = zero_stats(x)
-        self.rows[0].update(act_mean=m.mean, act_std=m.std, act_zero=zero, dead_units=dead,
+        st = self.plain(x)  # moments, zeros and dead units in one pass
+        m = st.moments
+        self.rows[0].update(act_mean=m.mean, act_std=m.std, act_zero=st.zero, dead_units=st.dead,
                             act_nonfinite=m.nonfinite)
         if self.arrays is not None:
             self.arrays["input"] = x.copy()
@@ -110,7 +111,7 @@ class StatsObserver(network.Observer):
         self._z_nonfinite = m.nonfinite
 
     def forward_layer(self, layer, act, z, out):
-        mz, st = self.summarizer.sweep(z, act.fn, out)
+        mz, st = self.summarizer.sweep(z, act, out)
         self.rows[layer].update(preact_mean=mz.mean, preact_std=mz.std)
         self._z_nonfinite = mz.nonfinite
         self._act_stats(layer, st)
@@ -138,7 +139,7 @@ class StatsObserver(network.Observer):
         self._mark("backward", layer, m.nonfinite)
 
     def backward_layer(self, layer, act, s, g, out, nonfinite):
-        from .stats import gradient_sweep
+        from .stats import gradient_sweep, kernel_derivative
 
         if self.want_hist and self.grad_hist_maker is None:  # the range comes from the top gradient
             m = moments(g)
@@ -146,7 +147,8 @@ class StatsObserver(network.Observer):
             self.grad_hist_maker = Histogrammer(-r, r, self.bins)
         mg, hg, mdz = gradient_sweep(
             g, s, out, lambda sc, gc, oc: network.local_gradient(act, sc, gc, oc, nonfinite),
-            self.grad_hist_maker if layer > 0 else None)
+            self.grad_hist_maker if layer > 0 else None,
+            None if nonfinite else kernel_derivative(act, g.dtype))
         row = self.rows[layer]
         row.update(grad_act_std=mg.std, grad_nonfinite=mg.nonfinite + mdz.nonfinite,
                    grad_preact_std=mdz.std)

@@ -17,7 +17,10 @@ activation; :meth:`Observer.backward_layer`: dz = act'(s) * g) to fuse its own p
 with it while the data is in cache, as the statistics do.
 
 Memory: the streaming forward pass holds two activation-sized buffers (z and h) and one
-weight matrix at a time, whatever the depth. Forward + backward holds the tape (one array
+weight matrix at a time, whatever the depth. Those work buffers (and the backward pass's two)
+are kept by the thread for its next pass, up to ``POOL_BYTES`` (fresh memory costs a page fault
+per 4 KB, ~0.1 ms per MB on the machine measured, as much as a width-500 layer's statistics);
+:func:`release_buffers` drops them. Forward + backward holds the tape (one array
 per layer), two buffers (dz and g) and O(1) weight matrices: the backward pass draws each
 W_l again from its stream instead of keeping them (``benchmarks/`` measures both).
 """
@@ -25,6 +28,7 @@ W_l again from its stream instead of keeping them (``benchmarks/`` measures both
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
@@ -42,6 +46,43 @@ def stream(seed: int, purpose: int, index: int | None = None) -> np.random.Gener
     """The generator for one purpose (and layer) of a run seeded with ``seed``."""
     key = (purpose,) if index is None else (purpose, index)
     return np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=key)))
+
+
+# --- work buffers, kept per thread from one pass to the next ----------------------------------
+
+POOL_BYTES = 64 << 20  # at most this much is kept per thread between passes
+_POOL = threading.local()
+
+
+def _take(n: int, dtype) -> np.ndarray:
+    """A 1-D work buffer of at least ``n`` entries: a free one the thread kept, else new."""
+    dtype = np.dtype(dtype)
+    free = getattr(_POOL, "free", None)
+    if free:
+        for i, buf in enumerate(free):
+            if buf.dtype == dtype and buf.size >= n:
+                return free.pop(i)
+    return np.empty(n, dtype=dtype)
+
+
+def _give(*bufs: np.ndarray | None) -> None:
+    """Keep ``bufs`` for the thread's next pass, within ``POOL_BYTES`` (largest first)."""
+    free = getattr(_POOL, "free", None)
+    if free is None:
+        free = _POOL.free = []
+    free.extend(b for b in bufs if b is not None)
+    free.sort(key=lambda b: b.nbytes, reverse=True)
+    total = 0
+    for i, b in enumerate(free):
+        total += b.nbytes
+        if total > POOL_BYTES:
+            del free[i:]
+            break
+
+
+def release_buffers() -> None:
+    """Drop the work buffers the calling thread keeps between passes."""
+    _POOL.free = []
 
 
 @dataclass(frozen=True)
@@ -152,25 +193,33 @@ def forward(x: np.ndarray, params, act: Activation, depth: int, observer: Observ
     widths = params.widths
     size = batch * max(widths[1 : depth + 1]) if depth else 0
     keep_z = keep and act.deriv_from == "input"
-    zbuf = np.empty(size, dtype=x.dtype) if depth and not keep_z else None
-    hbuf = np.empty(size, dtype=x.dtype) if depth and (keep_z or not keep) else None
+    zbuf = _take(size, x.dtype) if depth and not keep_z else None
+    hbuf = _take(size, x.dtype) if depth and (keep_z or not keep) else None
     tape = [x]
     h = x
-    with np.errstate(over="ignore", invalid="ignore", under="ignore"):
-        for l in range(1, depth + 1):
-            w = params.weight(l)
-            b = params.bias(l)
-            observer.parameters(l, w, b)
-            shape = (batch, w.shape[1])
-            z = np.empty(shape, x.dtype) if keep_z else zbuf[: batch * shape[1]].reshape(shape)
-            z = np.matmul(h, w, out=z)
-            del w
-            _add_bias(z, b)
-            out = np.empty(shape, x.dtype) if keep and not keep_z else hbuf[: batch * shape[1]].reshape(shape)
-            h = observer.forward_layer(l, act, z, out)
-            if keep:
-                tape.append(z if keep_z else h)
-    return tape if keep else [h.copy()]
+    try:
+        with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+            for l in range(1, depth + 1):
+                w = params.weight(l)
+                b = params.bias(l)
+                observer.parameters(l, w, b)
+                shape = (batch, w.shape[1])
+                z = np.empty(shape, x.dtype) if keep_z else zbuf[: batch * shape[1]].reshape(shape)
+                z = np.matmul(h, w, out=z)
+                del w
+                _add_bias(z, b)
+                if (keep and not keep_z) or (not keep and l == depth):
+                    out = np.empty(shape, x.dtype)  # kept on the tape, or the result
+                else:
+                    out = hbuf[: batch * shape[1]].reshape(shape)
+                h = observer.forward_layer(l, act, z, out)
+                if keep:
+                    tape.append(z if keep_z else h)
+    finally:
+        _give(zbuf, hbuf)
+    if keep:
+        return tape
+    return [h if depth else h.copy()]
 
 
 def activation_from_tape(act: Activation, tape: list[np.ndarray], layer: int) -> np.ndarray:
@@ -245,25 +294,28 @@ def backward(tape: list[np.ndarray], params, act: Activation, top_grad: np.ndarr
     size = batch * max(widths[: depth + 1]) if depth else 0
     # Two buffers serve every layer: dz (the derivative times g) and the next g. The tape
     # entry is dropped once dz holds its contribution, so memory falls as the pass goes.
-    dz_buf = np.empty(size, dtype=top_grad.dtype) if depth else None
-    g_buf = np.empty(size, dtype=top_grad.dtype) if depth > 1 else None
-    with np.errstate(over="ignore", invalid="ignore", under="ignore"):
-        for l in range(depth, 0, -1):
-            s = tape[l]
-            n_l = s.shape[1]
-            dz = observer.backward_layer(l, act, s, g, dz_buf[: batch * n_l].reshape(batch, n_l),
-                                         nonfinite_from is not None and l >= nonfinite_from)
-            tape[l] = s = None  # release: dz now holds what layer l contributes
-            h_prev = activation_from_tape(act, tape, l - 1)
-            w = params.weight(l)
-            observer.grad_weight(l, h_prev, dz, w)
-            del h_prev
-            if l > 1:  # g_{l-1} = dz W^T, into the buffer g_l no longer needs
-                n_prev = w.shape[0]
-                g = np.matmul(dz, w.T, out=g_buf[: batch * n_prev].reshape(batch, n_prev))
-            elif input_grad:
-                g = dz @ w.T  # returned: a fresh array
-            del w, dz
+    dz_buf = _take(size, top_grad.dtype) if depth else None
+    g_buf = _take(size, top_grad.dtype) if depth > 1 else None
+    try:
+        with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+            for l in range(depth, 0, -1):
+                s = tape[l]
+                n_l = s.shape[1]
+                dz = observer.backward_layer(l, act, s, g, dz_buf[: batch * n_l].reshape(batch, n_l),
+                                             nonfinite_from is not None and l >= nonfinite_from)
+                tape[l] = s = None  # release: dz now holds what layer l contributes
+                h_prev = activation_from_tape(act, tape, l - 1)
+                w = params.weight(l)
+                observer.grad_weight(l, h_prev, dz, w)
+                del h_prev
+                if l > 1:  # g_{l-1} = dz W^T, into the buffer g_l no longer needs
+                    n_prev = w.shape[0]
+                    g = np.matmul(dz, w.T, out=g_buf[: batch * n_prev].reshape(batch, n_prev))
+                elif input_grad:
+                    g = dz @ w.T  # returned: a fresh array
+                del w, dz
+    finally:
+        _give(dz_buf, g_buf)
     if input_grad:
         observer.grad_act(0, g)
         return g

@@ -6,10 +6,13 @@ All functions are pure and take the array they summarize; statistics are over ev
 How it is fast (figures in ``benchmarks/README.md``; a layer's matrix product is the yardstick):
 
 - When the C kernel :mod:`initlab._fused` is built (``_fused.c``; ``pip install`` compiles it),
-  every per-entry statistic of a layer is one vectorized pass on both cores
-  (:meth:`ActivationSummarizer._fused`, :func:`_gradient_fused`), with the same statistics as
-  the numpy path below (tests/test_fused.py); the numpy path remains for builds without a
-  compiler, integer arrays, more than 254 bins and layers with non-finite values.
+  a layer is one vectorized pass on both cores that applies the activation itself (tanh, ReLU,
+  leaky ReLU, identity; :func:`kernel_activation`) or, backwards, forms dz = act'(h) * g
+  (:func:`kernel_derivative`), and does every per-entry statistic while each block is in L1
+  (:meth:`ActivationSummarizer._fused`, :func:`_gradient_fused`); the same statistics as the
+  numpy path below over the same activations (tests/test_fused.py). The numpy path remains for
+  builds without a compiler, integer arrays, more than 254 bins, layers with non-finite values
+  and the activations the kernel does not have (applied by numpy before the kernel's pass).
 
 The numpy path:
 
@@ -28,9 +31,8 @@ The numpy path:
 - min/max first (two fast reductions): they decide which other passes a chunk needs (zeros
   only if 0 lies in [min, max], each saturation side only if reached, the histogram's clip and
   out-of-range comparisons only if something is out of range).
-- Everything element-wise runs on one core, in the caller's thread: a second thread for
-  statistics measured slower on the 2-core machine (waking it costs 50-500 us, and it then
-  competes with BLAS's threads and for the GIL).
+- Everything element-wise runs on one core, in the caller's thread (a Python-level second
+  thread competes for the GIL; the kernel's worker thread does not).
 """
 
 from __future__ import annotations
@@ -469,25 +471,26 @@ class ActivationSummarizer:
             done = self._fused(None, None, h)
             return (done if isinstance(done, tuple) else self._sweep(None, None, h))[1]
 
-    def sweep(self, z: np.ndarray, fn, out: np.ndarray) -> tuple[Moments, ActivationStats]:
-        """Apply ``fn(z, out=out)`` (``out`` must not overlap ``z``) and return the moments of
-        ``z`` and the statistics of ``out``."""
+    def sweep(self, z: np.ndarray, act, out: np.ndarray) -> tuple[Moments, ActivationStats]:
+        """Apply the activation ``act`` (an :class:`initlab.activations.Activation`) to ``z``
+        into ``out`` (which must not overlap ``z``) and return the moments of ``z`` and the
+        statistics of ``out``."""
         with np.errstate(over="ignore", invalid="ignore", under="ignore", divide="ignore"):
-            done = self._fused(z, fn, out)
+            done = self._fused(z, act, out)
             if done is None:  # the kernel does not apply: the numpy sweep does everything
-                return self._sweep(z, fn, out)
-            if done is _UNTRUSTED:  # out holds fn(z): the numpy path over it, z's moments apart
+                return self._sweep(z, act.fn, out)
+            if done is _UNTRUSTED:  # out holds act(z): the numpy path over it, z's moments apart
                 return moments(z), self._sweep(None, None, out)[1]
             return done
 
-    def _fused(self, z, fn, h) -> tuple[Moments | None, ActivationStats] | None:
-        """The layer with :mod:`initlab._fused`: ``fn`` over the whole layer (numpy, as the bare
-        chain does), then one kernel call doing every per-entry statistic of ``h`` and the sums
-        of ``z`` in one pass, the rows in two halves on the two cores. None when the kernel does
-        not apply (no kernel, an integer dtype, more than 254 bins; nothing done yet);
-        ``_UNTRUSTED`` when the layer's sums cannot be trusted (non-finite entries, squares
-        near underflow, cancellation): then ``h`` is complete (``fn`` applied) and the caller
-        takes the numpy path over it."""
+    def _fused(self, z, act, h) -> tuple[Moments | None, ActivationStats] | None:
+        """The layer with :mod:`initlab._fused`: one kernel call that applies the activation
+        (the kernel's own, see :func:`kernel_activation`; else numpy's over the whole layer
+        first) and does every per-entry statistic of ``h`` and the sums of ``z`` in the same
+        pass, in chunks on the two cores. None when the kernel does not apply (no kernel, an
+        integer dtype, more than 254 bins; nothing done yet); ``_UNTRUSTED`` when the layer's
+        sums cannot be trusted (non-finite entries, squares near underflow, cancellation):
+        then ``h`` is complete and the caller takes the numpy path over it."""
         hist, bounds = self.hist, self.saturation
         if KERNEL is None or h.dtype not in _TINY or h.size == 0 or not h.flags.c_contiguous:
             return None
@@ -499,26 +502,29 @@ class ActivationSummarizer:
         rows = h.shape[0] if h.ndim >= 2 else 1
         cols = h.size // rows
         hf = h.reshape(-1)
-        if z is not None:
-            KERNEL.prepare()  # the worker wakes while the activation runs
-            fn(z, out=h)
-        hacc = _Accumulator(h.dtype)
-        hacc.decide(hf[: _sweep_step(hf)])
-        zf, zshift, zacc = None, 0.0, None
+        code, alpha = 0, 0.0
+        zf = None
         if z is not None:
             zf = z.reshape(-1)
-            zacc = _Accumulator(z.dtype)
-            zacc.decide(zf[: _sweep_step(zf)])
-            zshift = zacc.shift
+            fused = kernel_activation(act, h.dtype)
+            if fused is None:
+                KERNEL.prepare()  # the worker wakes while the activation runs
+                act.fn(z, out=h)
+            else:
+                code, alpha = fused
         alive = np.zeros(cols, np.uint8) if rows > 1 else None  # dead units need two examples
-        s, ss, zeros, sat, zs, zss = KERNEL.summary(hf, cols, hacc.shift, spec, raw, bounds, alive,
-                                                    zf, zshift)
+        s, ss, zeros, sat, zs, zss, hshift, zshift = KERNEL.summary(
+            hf, cols, math.nan, spec, raw, bounds, alive, zf, math.nan, code, alpha)
+        hacc = _Accumulator(h.dtype)
+        hacc.shift = hshift
         hacc.add_sums(hf.size, s, ss)
         mh = hacc.result()
         if mh is None:
             return _UNTRUSTED
         mz = None
-        if zacc is not None:
+        if zf is not None:
+            zacc = _Accumulator(z.dtype)
+            zacc.shift = zshift
             zacc.add_sums(zf.size, zs, zss)
             mz = zacc.result() or moments(z)
         hs = Histogram(hist.edges, *hist.kernel_counts(raw), 0) if hist is not None else None
@@ -596,14 +602,17 @@ class ActivationSummarizer:
         return mz, ActivationStats(mh, zeros / n, dead, None if bounds is None else sat / n, hs)
 
 
-def gradient_sweep(g: np.ndarray, s: np.ndarray, out: np.ndarray, local, hist: Histogrammer | None
+def gradient_sweep(g: np.ndarray, s: np.ndarray, out: np.ndarray, local, hist: Histogrammer | None,
+                   fused: tuple[int, float] | None = None
                    ) -> tuple[Moments, Histogram | None, Moments]:
     """One backward layer in one sweep over cache-sized chunks: the moments and histogram of
     the gradient ``g`` = dL/dh, then ``local(s_part, g_part, out_part)`` (which writes
     dz = act'(s) * g into ``out``) while the chunk of ``g`` is in cache, then the moments of dz.
-    Returns (moments of g, histogram of g or None, moments of dz)."""
+    ``fused``: the kernel's code for the same local gradient (:func:`kernel_derivative`), so
+    that the kernel forms dz in its own pass. Returns (moments of g, histogram of g or None,
+    moments of dz)."""
     with np.errstate(over="ignore", invalid="ignore", under="ignore"):
-        done = _gradient_fused(g, s, out, local, hist)
+        done = _gradient_fused(g, s, out, local, hist, fused)
         if done is not None:
             return done
         gf, sf, of = g.reshape(-1), s.reshape(-1), out.reshape(-1)
@@ -665,6 +674,41 @@ def weight_gradient_moments(x: np.ndarray, dz: np.ndarray) -> Moments:
         return moments(x.T @ dz)
 
 
+# Activations that the kernel applies itself, by name: (code, parameter name or None).
+_KERNEL_ACTS = {"linear": (1, None), "tanh": (2, None), "relu": (3, None),
+                "leaky_relu": (4, "negative_slope")}
+
+
+def kernel_activation(act, dtype) -> tuple[int, float] | None:
+    """(code, parameter) of the activation ``act`` in :func:`initlab._fused.summary`, or None
+    when numpy applies it. The kernel's ReLU, leaky ReLU and identity give numpy's values bit
+    for bit; its float32 tanh is its own (within 1.08 ulp of the exact tanh over every float32,
+    numpy's 1.37 on the machine measured; the same bits on every machine), used where the
+    kernel was built with a fused multiply-add (``_fused.TANH``); float64 tanh is numpy's."""
+    if KERNEL is None:
+        return None
+    entry = _KERNEL_ACTS.get(act.name)
+    if entry is None:
+        return None
+    code, param = entry
+    if code == 2 and not (KERNEL.TANH and np.dtype(dtype) == np.float32):
+        return None
+    return code, float(act.params[param]) if param else 0.0
+
+
+def kernel_derivative(act, dtype) -> tuple[int, float] | None:
+    """(code, parameter) for the kernel to form dz = act'(h) * g itself (numpy's operations in
+    numpy's order, so the same bits as :func:`initlab.network.local_gradient`), or None: only
+    for activations whose derivative is a function of their output."""
+    if KERNEL is None or act.deriv_from != "output" or np.dtype(dtype) not in _TINY:
+        return None
+    entry = _KERNEL_ACTS.get(act.name)
+    if entry is None:
+        return None
+    code, param = entry
+    return code, float(act.params[param]) if param else 0.0
+
+
 def _kernel_hist(hist: Histogrammer | None):
     """(spec, counts buffer) for :func:`initlab._fused.summary`: (None, None) without a
     histogram, (False, None) when the kernel cannot count it (more than 254 bins)."""
@@ -676,11 +720,11 @@ def _kernel_hist(hist: Histogrammer | None):
     return spec, np.zeros(hist.bins + 2, np.int64)
 
 
-def _gradient_fused(g, s, out, local, hist: Histogrammer | None):
-    """:func:`gradient_sweep` with the kernel: ``local`` over the whole layer (numpy), then one
-    kernel call for the moments and histogram of ``g`` and the sums of dz, on the two cores.
-    None when it does not apply or the sums of ``g`` cannot be trusted (then ``out`` is
-    complete and the caller redoes the sweep with numpy)."""
+def _gradient_fused(g, s, out, local, hist: Histogrammer | None, fused=None):
+    """:func:`gradient_sweep` with the kernel: one kernel call for the moments and histogram
+    of ``g`` and the sums of dz, on the two cores, dz formed in the same pass (``fused``) or
+    by ``local`` over the whole layer first (numpy). None when it does not apply or the sums
+    of ``g`` cannot be trusted (then the caller redoes the sweep with numpy)."""
     if KERNEL is None or g.dtype not in _TINY or g.size == 0 or out.dtype != g.dtype or not (
             g.flags.c_contiguous and out.flags.c_contiguous):
         return None
@@ -689,12 +733,17 @@ def _gradient_fused(g, s, out, local, hist: Histogrammer | None):
         return None
     gf, of = g.reshape(-1), out.reshape(-1)
     cols = g.shape[-1] if g.ndim >= 2 else g.size
-    KERNEL.prepare()
-    local(s, g, out)
+    if fused is not None and s.dtype == g.dtype and s.shape == g.shape and s.flags.c_contiguous:
+        code, alpha = fused
+        sg, ssg, _, _, sd, ssd, gshift, dshift = KERNEL.summary(
+            gf, cols, math.nan, spec, raw, None, None, of, math.nan, code, alpha, s.reshape(-1))
+    else:
+        KERNEL.prepare()
+        local(s, g, out)
+        sg, ssg, _, _, sd, ssd, gshift, dshift = KERNEL.summary(gf, cols, math.nan, spec, raw, None,
+                                                                None, of, math.nan)
     gacc, dacc = _Accumulator(g.dtype), _Accumulator(out.dtype)
-    gacc.decide(gf[: _sweep_step(gf)])
-    dacc.decide(of[: _sweep_step(of)])
-    sg, ssg, _, _, sd, ssd = KERNEL.summary(gf, cols, gacc.shift, spec, raw, None, None, of, dacc.shift)
+    gacc.shift, dacc.shift = gshift, dshift
     gacc.add_sums(gf.size, sg, ssg)
     mg = gacc.result()
     if mg is None:
