@@ -184,8 +184,8 @@ static inline __attribute__((always_inline)) float tanh_f32(float x)
     float s2;
     memcpy(&s2, &bits, sizeof s2);
     const float big = 1.0f - 2.0f / fmaf(s2, em, s2 + 1.0f);
-    const float res = copysignf(a < TANH_SPLIT ? small : big, x);
-    return x != x ? x : res;
+    /* NaN fails the comparison and keeps small, which is NaN */
+    return copysignf(a >= TANH_SPLIT ? big : small, x);
 }
 
 #define ACT_EXTRA_f32(z, h, n, act)                                                              \
@@ -410,12 +410,16 @@ static void chunk_##SUF(const Job *j, Py_ssize_t a0, Py_ssize_t a1, Counter *cnt
             t->all_alive = 1; /* a chunk of whole rows without a zero: every column fired */    \
         } else {                                                                                 \
             const Py_ssize_t cols = j->cols;                                                     \
+            uint8_t *alive = t->alive;                                                           \
             for (Py_ssize_t r = a0; r < a1; r += cols) {                                         \
                 const T *row = x + r;                                                            \
-                uint8_t *alive = t->alive;                                                       \
                 _Pragma("omp simd")                                                              \
                 for (Py_ssize_t c = 0; c < cols; c++) alive[c] |= (row[c] != 0);                 \
             }                                                                                    \
+            int every = 1; /* once every column has fired, no later chunk can change that */    \
+            _Pragma("omp simd reduction(&:every)")                                               \
+            for (Py_ssize_t c = 0; c < cols; c++) every &= alive[c];                             \
+            t->all_alive = every;                                                                \
         }                                                                                        \
     }                                                                                            \
 }                                                                                                \
