@@ -487,9 +487,9 @@ static int get_bytes(PyObject *obj, Py_buffer *view, Py_ssize_t itemsize, Py_ssi
 }
 
 PyDoc_STRVAR(sums_doc,
-"sums(x, shift) -> (bad, s, ss)\n\n"
-"Over the float32/float64 buffer x: entries that are inf or NaN, the sum of (x - shift) and\n"
-"of (x - shift)**2, accumulated in double.");
+"sums(x, shift) -> (s, ss)\n\n"
+"Over the float32/float64 buffer x: the sum of (x - shift) and of (x - shift)**2, in fixed\n"
+"lanes added in double (non-finite when x has inf or NaN entries).");
 
 static PyObject *py_sums(PyObject *self, PyObject *args)
 {
