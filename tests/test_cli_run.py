@@ -115,3 +115,14 @@ def test_console_script_exit_codes(cfg):
     exe = [sys.executable, "-m", "initlab"]
     r = subprocess.run(exe + ["run", str(cfg), "--set", "dtype=float16"], capture_output=True, text=True)
     assert r.returncode == 2 and r.stderr.startswith("initlab: error: dtype") and r.stdout == ""
+
+
+def test_a_tanh_run_imports_no_scipy():
+    """The saturation prediction beside every tanh/sigmoid run uses the standard library only
+    (scipy costs ~0.5 s of a ~0.2 s run)."""
+    code = ("import sys; from initlab import config, experiment; "
+            "experiment.run(config.resolve({'network': {'depth': 2, 'width': 8, 'activation': 'tanh'}, "
+            "'input': {'batch': 4, 'dim': 8}})); "
+            "print(any(m.startswith('scipy') for m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

@@ -673,3 +673,18 @@ def test_jacobian_spectra_figure(tmp_path):
         spectra[kind] = T.jacobian_spectra_at_depths("tanh", ws, bs, x, [2, 8, 16])
     out = F.jacobian_spectra(spectra, tmp_path / "jac.png")
     assert is_png(out)
+
+
+@pytest.mark.parametrize("q", [1e-4, 0.3, 1.0, 7.5])
+def test_saturation_probability_against_the_tanh_closed_form(q):
+    """tanh saturates at |h| >= 0.99: P = erfc(atanh(0.99) / sqrt(2 q)) exactly; the threshold
+    is found by bisection to the last bit and Phi by erfc (no scipy)."""
+    exact = math.erfc(math.atanh(0.99) / math.sqrt(2.0 * q))
+    assert T.saturation_probability(A.get("tanh"), q) == pytest.approx(exact, rel=1e-12, abs=1e-300)
+
+
+def test_monotone_inverse_reaches_the_last_bit_and_stops_when_unreachable():
+    x = T._monotone_inverse(math.tanh, 0.5)
+    assert abs(x - math.atanh(0.5)) <= 2 * math.ulp(x)
+    assert T._monotone_inverse(math.tanh, 1.5) == math.inf  # tanh never reaches 1.5
+    assert T._monotone_inverse(math.tanh, -1.5) == -math.inf

@@ -460,35 +460,54 @@ def predict_layers(act, widths: list[int], weight_var: list[float], bias_var: li
     return rows
 
 
+def _normal_cdf(x: float) -> float:
+    """Phi(x) = erfc(-x / sqrt 2) / 2: accurate in both tails (no 1 - Phi cancellation)."""
+    return 0.5 * math.erfc(-x / math.sqrt(2.0))
+
+
+def _monotone_inverse(f, level: float) -> float:
+    """The x with ``f(x) = level`` for an increasing ``f``: the bracket doubled outward until it
+    holds the root, then bisection until the bracket's midpoint repeats (to the last bit)."""
+    a, b = -1.0, 1.0
+    while f(a) > level:
+        a *= 2
+        if math.isinf(a):  # never reached: the tail beyond it is empty
+            return a
+    while f(b) < level:
+        b *= 2
+        if math.isinf(b):
+            return b
+    while True:
+        m = 0.5 * (a + b)
+        if m <= a or m >= b:
+            return m
+        if f(m) < level:
+            a = m
+        else:
+            b = m
+
+
 def saturation_probability(act, q: float) -> float | None:
     """``P(phi(sqrt(q) z) <= lo or >= hi)`` for the activation's saturation thresholds
     ``(lo, hi)`` (tanh: |h| >= 0.99; sigmoid: h <= 0.01 or >= 0.99), None for unbounded ones.
 
     Exact for the bounded activations, which are monotone: each threshold is inverted by
-    Brent's method, ``x_hi = phi^-1(hi)``, and the Gaussian tails are read off the normal CDF,
-    ``P = Phi(x_lo / sqrt(q)) + 1 - Phi(x_hi / sqrt(q))``. (A quadrature of the indicator
-    would need the jump as a breakpoint anyway.)"""
+    bisection to the last bit, ``x_hi = phi^-1(hi)``, and the Gaussian tails are read off the
+    normal CDF, ``P = Phi(x_lo / sqrt(q)) + 1 - Phi(x_hi / sqrt(q))``. (A quadrature of the
+    indicator would need the jump as a breakpoint anyway.) Standard library only: ``initlab
+    run`` need not import scipy (~0.5 s) for it."""
     act = as_activation(act)
     if act.saturation is None:
         return None
-    from scipy.optimize import brentq
-    from scipy.special import ndtr
-
     lo, hi = act.saturation
 
-    def inverse(level: float) -> float:
-        f = lambda x: float(act.fn(np.array([x]))[0]) - level  # noqa: E731
-        a, b = -1.0, 1.0
-        while f(a) > 0:
-            a *= 2
-        while f(b) < 0:
-            b *= 2
-        return brentq(f, a, b, xtol=1e-14, rtol=1e-14)
+    def f(x: float) -> float:
+        return float(act.fn(np.array([x]))[0])
 
     if q <= 0:
-        return float(act.fn(np.array([0.0]))[0] <= lo or act.fn(np.array([0.0]))[0] >= hi)
+        return float(f(0.0) <= lo or f(0.0) >= hi)
     s = math.sqrt(q)
-    return float(ndtr(inverse(lo) / s) + ndtr(-inverse(hi) / s))
+    return _normal_cdf(_monotone_inverse(f, lo) / s) + _normal_cdf(-_monotone_inverse(f, hi) / s)
 
 
 def predicted_jacobian_gain(rows: list[dict]) -> float:
