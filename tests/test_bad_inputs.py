@@ -17,7 +17,6 @@ permissions, command-line usage errors) are the scenarios further down.
 from __future__ import annotations
 
 import errno
-import io
 import json
 import os
 import shlex
@@ -25,12 +24,11 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import pytest
 
-from initlab.cli import main
+from cli_helpers import invoke
 
 CORPUS = Path(__file__).parent / "bad_inputs"
 CASES = sorted(CORPUS.glob("*.yaml"))
@@ -45,13 +43,6 @@ def header(path: Path) -> dict:
         key, _, value = line[2:].partition(": ")
         out[key] = value
     return out
-
-
-def invoke(args: list[str]) -> tuple[int, str, str]:
-    err, out = io.StringIO(), io.StringIO()
-    with redirect_stderr(err), redirect_stdout(out):
-        rc = main(args)
-    return rc, out.getvalue(), err.getvalue()
 
 
 def snapshot(folder: Path) -> set[str]:

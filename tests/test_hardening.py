@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import io
 import json
 import math
 import os
@@ -18,13 +17,12 @@ import signal
 import subprocess
 import sys
 import time
-from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import pytest
 
 from initlab import config
-from initlab.cli import main
+from cli_helpers import invoke
 from initlab.experiment import columns, run
 
 BATCH, WIDTH = 50, 100
@@ -45,13 +43,6 @@ def write_yaml(path: Path, data: dict) -> Path:
 
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     return path
-
-
-def invoke(args: list[str]) -> tuple[int, str, str]:
-    err, out = io.StringIO(), io.StringIO()
-    with redirect_stderr(err), redirect_stdout(out):
-        rc = main(args)
-    return rc, out.getvalue(), err.getvalue()
 
 
 def sha(p: Path) -> str:
@@ -318,17 +309,28 @@ def test_output_symlink_is_followed(tmp_path):
     assert stages(tmp_path) == []
 
 
-def test_interrupt_during_write_keeps_previous_results(tmp_path, monkeypatch):
+def previous_results(tmp_path: Path, out: Path) -> tuple[Path, dict]:
+    """A config and a completed run of it in ``out``: (config path, sha of every file)."""
     cfg = write_yaml(tmp_path / "c.yaml", deep("tanh", "float64", depth=3))
-    out = tmp_path / "o"
     assert invoke(["run", str(cfg), "--out", str(out), "--no-figures", "-q"])[0] == 0
-    before = {p.name: sha(p) for p in out.iterdir()}
+    return cfg, {p.name: sha(p) for p in out.iterdir()}
+
+
+def break_figures(monkeypatch, draw) -> None:
+    """Make the figure step call ``draw(doc, folder)`` instead (to fail mid-write)."""
     from initlab.plots import run_figures
+
+    monkeypatch.setattr(run_figures, "draw_all", draw)
+
+
+def test_interrupt_during_write_keeps_previous_results(tmp_path, monkeypatch):
+    out = tmp_path / "o"
+    cfg, before = previous_results(tmp_path, out)
 
     def interrupt(doc, folder):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(run_figures, "draw_all", interrupt)
+    break_figures(monkeypatch, interrupt)
     rc, o, err = invoke(["run", str(cfg), "--out", str(out), "--seed", "5"])
     assert rc == 130 and err == "initlab: interrupted\n"
     assert {p.name: sha(p) for p in out.iterdir()} == before
@@ -344,7 +346,7 @@ def test_internal_error_is_one_line_exit_1_and_leaves_nothing(tmp_path, monkeypa
         raise RuntimeError("boom\nsecond line")
 
     monkeypatch.setattr(initlab.experiment, "run", boom)
-    cfg = write_yaml(tmp_path / "c.yaml", deep("tanh", "float64", depth=3))
+    write_yaml(tmp_path / "c.yaml", deep("tanh", "float64", depth=3))
     monkeypatch.chdir(tmp_path)
     rc, out, err = invoke(["run", "c.yaml"])
     assert rc == 1 and out == "" and err.count("\n") == 1
@@ -354,17 +356,14 @@ def test_internal_error_is_one_line_exit_1_and_leaves_nothing(tmp_path, monkeypa
 
 
 def test_internal_error_while_writing_leaves_previous_results_and_no_new_folders(tmp_path, monkeypatch):
-    cfg = write_yaml(tmp_path / "c.yaml", deep("tanh", "float64", depth=3))
     old = tmp_path / "old"
-    assert invoke(["run", str(cfg), "--out", str(old), "--no-figures", "-q"])[0] == 0
-    before = {p.name: sha(p) for p in old.iterdir()}
-    from initlab.plots import run_figures
+    cfg, before = previous_results(tmp_path, old)
 
     def broken(doc, folder):
         (Path(folder) / "histograms.png").write_bytes(b"half a figure")
         raise ValueError("figure exploded")
 
-    monkeypatch.setattr(run_figures, "draw_all", broken)
+    break_figures(monkeypatch, broken)
     for target in (old, tmp_path / "new" / "deeper" / "x"):
         rc, out, err = invoke(["run", str(cfg), "--out", str(target), "--seed", "3"])
         assert rc == 1 and err.count("\n") == 1 and "internal error: ValueError: figure exploded" in err
@@ -377,9 +376,9 @@ def test_error_found_only_when_weights_are_drawn_leaves_nothing(tmp_path, monkey
     fan). With that check switched off the error comes when the run draws its weights: still a
     one-line usage error naming the field, and nothing written."""
     monkeypatch.setattr(config, "_probe_shapes", lambda cfg: {"network.initializer": [], "network.bias": []})
-    cfg = write_yaml(tmp_path / "c.yaml", {"input": {"batch": 4, "dim": 10},
-                                           "network": {"depth": 2, "width": 10,
-                                                       "initializer": {"name": "sparse", "nonzero": 50}}})
+    write_yaml(tmp_path / "c.yaml", {"input": {"batch": 4, "dim": 10},
+                                     "network": {"depth": 2, "width": 10,
+                                                 "initializer": {"name": "sparse", "nonzero": 50}}})
     monkeypatch.chdir(tmp_path)
     rc, out, err = invoke(["run", "c.yaml"])
     assert rc == 2 and err.count("\n") == 1

@@ -521,8 +521,8 @@ static void run_thread(Job *j, Acc *t, int shared)
     uint8_t idx[BLOCK];
     const Hist *h = j->hist;
     if (h->on) counter_init(&cnt, h->bins + 2);
-    for (Py_ssize_t c = 0;; c++) {
-        if (shared) c = (Py_ssize_t)atomic_fetch_add(&j->next, 1);
+    for (Py_ssize_t mine = 0;; mine++) {
+        const Py_ssize_t c = shared ? (Py_ssize_t)atomic_fetch_add(&j->next, 1) : mine;
         if (c >= j->n_chunks) break;
         const Py_ssize_t a0 = c * j->chunk, a1 = a0 + j->chunk < j->n ? a0 + j->chunk : j->n;
         Out o, yo;

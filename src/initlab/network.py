@@ -194,7 +194,9 @@ def forward(x: np.ndarray, params, act: Activation, depth: int, observer: Observ
     size = batch * max(widths[1 : depth + 1]) if depth else 0
     keep_z = keep and act.deriv_from == "input"
     zbuf = _take(size, x.dtype) if depth and not keep_z else None
-    hbuf = _take(size, x.dtype) if depth and (keep_z or not keep) else None
+    # h lives in a work buffer for every layer but the last when streaming (the last writes
+    # the result), and for every layer when the tape keeps z instead
+    hbuf = _take(size, x.dtype) if (keep_z and depth) or (not keep and depth > 1) else None
     tape = [x]
     h = x
     try:

@@ -155,6 +155,15 @@ class _Accumulator:
                 return
         self.add_sums(c.size, *self._sums(c, self.shift))
 
+    @classmethod
+    def of_sums(cls, dtype: np.dtype, k: int, shift: float, s: float, ss: float) -> Moments | None:
+        """:meth:`result` for sums (about ``shift``) of ``k`` entries computed elsewhere (the
+        kernel's)."""
+        acc = cls(dtype)
+        acc.shift = shift
+        acc.add_sums(k, s, ss)
+        return acc.result()
+
     def add_sums(self, k: int, s: float, ss: float) -> None:
         """Add the sums (about :attr:`shift`) of ``k`` entries computed elsewhere."""
         self.n += k
@@ -515,18 +524,12 @@ class ActivationSummarizer:
         alive = np.zeros(cols, np.uint8) if rows > 1 else None  # dead units need two examples
         s, ss, zeros, sat, zs, zss, hshift, zshift = KERNEL.summary(
             hf, cols, math.nan, spec, raw, bounds, alive, zf, math.nan, code, alpha)
-        hacc = _Accumulator(h.dtype)
-        hacc.shift = hshift
-        hacc.add_sums(hf.size, s, ss)
-        mh = hacc.result()
+        mh = _Accumulator.of_sums(h.dtype, hf.size, hshift, s, ss)
         if mh is None:
             return _UNTRUSTED
         mz = None
         if zf is not None:
-            zacc = _Accumulator(z.dtype)
-            zacc.shift = zshift
-            zacc.add_sums(zf.size, zs, zss)
-            mz = zacc.result() or moments(z)
+            mz = _Accumulator.of_sums(z.dtype, zf.size, zshift, zs, zss) or moments(z)
         hs = Histogram(hist.edges, *hist.kernel_counts(raw), 0) if hist is not None else None
         n = h.size
         dead = int(cols - np.count_nonzero(alive)) if alive is not None else 0
@@ -679,34 +682,34 @@ _KERNEL_ACTS = {"linear": (1, None), "tanh": (2, None), "relu": (3, None),
                 "leaky_relu": (4, "negative_slope")}
 
 
+def _kernel_code(act) -> tuple[int, float] | None:
+    """(code, parameter) of ``act`` in the kernel's table, or None."""
+    entry = _KERNEL_ACTS.get(act.name) if KERNEL is not None else None
+    if entry is None:
+        return None
+    code, param = entry
+    return code, float(act.params[param]) if param else 0.0
+
+
 def kernel_activation(act, dtype) -> tuple[int, float] | None:
     """(code, parameter) of the activation ``act`` in :func:`initlab._fused.summary`, or None
     when numpy applies it. The kernel's ReLU, leaky ReLU and identity give numpy's values bit
     for bit; its float32 tanh is its own (within 1.08 ulp of the exact tanh over every float32,
     numpy's 1.37 on the machine measured; the same bits on every machine), used where the
     kernel was built with a fused multiply-add (``_fused.TANH``); float64 tanh is numpy's."""
-    if KERNEL is None:
+    found = _kernel_code(act)
+    if found is not None and found[0] == 2 and not (KERNEL.TANH and np.dtype(dtype) == np.float32):
         return None
-    entry = _KERNEL_ACTS.get(act.name)
-    if entry is None:
-        return None
-    code, param = entry
-    if code == 2 and not (KERNEL.TANH and np.dtype(dtype) == np.float32):
-        return None
-    return code, float(act.params[param]) if param else 0.0
+    return found
 
 
 def kernel_derivative(act, dtype) -> tuple[int, float] | None:
     """(code, parameter) for the kernel to form dz = act'(h) * g itself (numpy's operations in
     numpy's order, so the same bits as :func:`initlab.network.local_gradient`), or None: only
     for activations whose derivative is a function of their output."""
-    if KERNEL is None or act.deriv_from != "output" or np.dtype(dtype) not in _TINY:
+    if act.deriv_from != "output" or np.dtype(dtype) not in _TINY:
         return None
-    entry = _KERNEL_ACTS.get(act.name)
-    if entry is None:
-        return None
-    code, param = entry
-    return code, float(act.params[param]) if param else 0.0
+    return _kernel_code(act)
 
 
 def _kernel_hist(hist: Histogrammer | None):
@@ -742,13 +745,9 @@ def _gradient_fused(g, s, out, local, hist: Histogrammer | None, fused=None):
         local(s, g, out)
         sg, ssg, _, _, sd, ssd, gshift, dshift = KERNEL.summary(gf, cols, math.nan, spec, raw, None,
                                                                 None, of, math.nan)
-    gacc, dacc = _Accumulator(g.dtype), _Accumulator(out.dtype)
-    gacc.shift, dacc.shift = gshift, dshift
-    gacc.add_sums(gf.size, sg, ssg)
-    mg = gacc.result()
+    mg = _Accumulator.of_sums(g.dtype, gf.size, gshift, sg, ssg)
     if mg is None:
         return None
-    dacc.add_sums(of.size, sd, ssd)
-    md = dacc.result() or moments(out)
+    md = _Accumulator.of_sums(out.dtype, of.size, dshift, sd, ssd) or moments(out)
     hg = Histogram(hist.edges, *hist.kernel_counts(raw), 0) if hist is not None else None
     return mg, hg, md

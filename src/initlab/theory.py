@@ -505,7 +505,8 @@ def saturation_probability(act, q: float) -> float | None:
         return float(act.fn(np.array([x]))[0])
 
     if q <= 0:
-        return float(f(0.0) <= lo or f(0.0) >= hi)
+        h0 = f(0.0)
+        return float(h0 <= lo or h0 >= hi)
     s = math.sqrt(q)
     return _normal_cdf(_monotone_inverse(f, lo) / s) + _normal_cdf(-_monotone_inverse(f, hi) / s)
 
