@@ -10,7 +10,7 @@ RESULTS ?= results
 
 .PHONY: install run test figures check-results bench clean
 
-$(STAMP): pyproject.toml setup.py src/initlab/_fused.c
+$(STAMP): pyproject.toml setup.py src/initlab/engine/_fused.c
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	touch $(STAMP)

@@ -1,4 +1,4 @@
-"""Build of the optional C kernel ``initlab._fused`` (everything else is in pyproject.toml).
+"""Build of the optional C kernel ``initlab.engine._fused`` (everything else is in pyproject.toml).
 
 The kernel is built for the machine that installs initlab (``-march=native`` where the compiler
 takes it: the vector instructions it vectorizes for are the whole point). If it cannot be
@@ -33,13 +33,13 @@ class BuildExt(build_ext):
             try:
                 return super().build_extension(ext)
             except Exception as e:  # noqa: BLE001 - e.g. a compiler without these options
-                print(f"initlab._fused with {' '.join(extra)}: {e}; trying the next options",
+                print(f"initlab.engine._fused with {' '.join(extra)}: {e}; trying the next options",
                       file=sys.stderr)
         ext.extra_compile_args = BASE
         return super().build_extension(ext)
 
 
 setup(
-    ext_modules=[Extension("initlab._fused", ["src/initlab/_fused.c"], optional=True)],
+    ext_modules=[Extension("initlab.engine._fused", ["src/initlab/engine/_fused.c"], optional=True)],
     cmdclass={"build_ext": BuildExt},
 )

@@ -14,7 +14,7 @@ What is compared with what (same shapes, dtype, weights and activation on both s
 
 - ``bare forward``: ``z = h @ W`` into two reused buffers and the activation in place, weights
   pre-drawn. ``initlab forward``: the engine of ``initlab run`` with pre-drawn weights
-  (``network.FixedParameters``): :class:`initlab.experiment.StatsObserver` on a streaming
+  (``network.FixedParameters``): :class:`initlab.runs.experiment.StatsObserver` on a streaming
   ``network.forward`` (moments of z and h, zeros, dead units, saturation, full histograms).
 - ``bare forward + backward``: the forward keeping every h, then per layer
   ``dz = act'(h) * g``, ``dW = h_prev^T dz``, ``g = dz W^T`` (down to dL/dx, which initlab
@@ -48,7 +48,9 @@ sys.path.insert(0, str(ROOT / "src"))
 
 import numpy as np  # noqa: E402
 
-from initlab import config, experiment, network  # noqa: E402
+from initlab import config  # noqa: E402
+from initlab.runs import experiment
+from initlab.engine import network
 
 # name -> (target, CI bound). "<=": the ratio must stay below; ">=": above.
 # The CI bounds sit well above the ratios measured on the reference machine (forward 1.1-1.2 at
@@ -382,7 +384,8 @@ def _child(code: str) -> dict:
 
 _MEM_CHILD = r"""
 import json, sys, time
-from initlab import config, experiment
+from initlab import config
+from initlab.runs import experiment
 
 def status(key):  # kB from /proc/self/status; VmHWM is this process's peak RSS (reset by exec)
     with open("/proc/self/status") as f:
@@ -452,7 +455,7 @@ def section_cli(runs: int):
     record("initlab --help / import numpy,typer,rich,yaml", "cli --help / imports", th / ti,
            f"({1e3 * th:.0f} ms vs {1e3 * ti:.0f} ms)")
     probe = ("import sys; from initlab.cli import main; main(['--help']); "
-             "print('\\nHEAVY', sorted(m for m in ('matplotlib', 'scipy', 'torch', 'initlab.experiment') "
+             "print('\\nHEAVY', sorted(m for m in ('matplotlib', 'scipy', 'torch', 'initlab.runs.experiment') "
              "if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env)
     heavy = out.stdout.strip().splitlines()[-1] if out.stdout.strip() else "?"

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from initlab import activations as A
+from initlab.engine import activations as A
 from initlab.errors import ConfigError
 
 NAMES = list(A.ACTIVATIONS)

@@ -120,7 +120,7 @@ def test_console_script_exit_codes(cfg):
 def test_a_tanh_run_imports_no_scipy():
     """The saturation prediction beside every tanh/sigmoid run uses the standard library only
     (scipy costs ~0.5 s of a ~0.2 s run)."""
-    code = ("import sys; from initlab import config, experiment; "
+    code = ("import sys; from initlab import config; from initlab.runs import experiment; "
             "experiment.run(config.resolve({'network': {'depth': 2, 'width': 8, 'activation': 'tanh'}, "
             "'input': {'batch': 4, 'dim': 8}})); "
             "print(any(m.startswith('scipy') for m in sys.modules))")

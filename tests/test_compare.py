@@ -9,8 +9,8 @@ import math
 import numpy as np
 import pytest
 
-from initlab import compare as C
-from initlab import experiment
+from initlab.runs import compare as C
+from initlab.runs import experiment
 from initlab.cli import main
 from initlab.config import Spec
 from initlab.errors import ConfigError

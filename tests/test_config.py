@@ -95,7 +95,7 @@ def test_set_param_under_bare_spec_and_parse_values():
 
 
 def test_gain_auto_uses_activation_gain():
-    from initlab import components
+    from initlab.config import components
 
     cfg = config.resolve({"network": {"activation": "tanh", "initializer": {"name": "xavier", "gain": "auto"}}})
     assert components.weight_initializer(cfg).params["gain"] == pytest.approx(5 / 3)
@@ -107,7 +107,7 @@ def test_impossible_sizes():
 
 
 def test_sparse_nonzero_larger_than_fan_in_is_a_config_error():
-    from initlab.experiment import run
+    from initlab.runs.experiment import run
 
     cfg = config.resolve({"network": {"initializer": {"name": "sparse", "nonzero": 50}, "width": 20, "depth": 2},
                           "input": {"dim": 20, "batch": 4}})

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from initlab import activations, initializers
+from initlab.engine import activations, initializers
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
 

@@ -1,4 +1,4 @@
-"""The compiled one-pass kernel (initlab._fused) against the numpy path of initlab.stats.
+"""The compiled one-pass kernel (initlab.engine._fused) against the numpy path of initlab.engine.stats.
 
 The kernel must give the same statistics as the numpy path over the same activations:
 histogram counts equal entry for entry, zeros/saturation/dead units equal, moments within float
@@ -15,9 +15,9 @@ import multiprocessing as mp
 import numpy as np
 import pytest
 
-from initlab import activations, stats
+from initlab.engine import activations, stats
 
-_fused = pytest.importorskip("initlab._fused", reason="the C kernel was not built")
+_fused = pytest.importorskip("initlab.engine._fused", reason="the C kernel was not built")
 
 
 @pytest.fixture
@@ -275,7 +275,7 @@ def test_activation_arguments_are_checked():
 
 def test_shift_chosen_by_the_kernel_is_returned():
     """shift NaN: the kernel takes the first entries' mean (rounded to the dtype) when |mean|
-    is large against their std, as initlab.stats._Accumulator.decide does, else 0."""
+    is large against their std, as initlab.engine.stats._Accumulator.decide does, else 0."""
     rng = np.random.default_rng(11)
     far = (100.0 + rng.standard_normal(100_000)).astype(np.float32)
     near = rng.standard_normal(100_000).astype(np.float32)
@@ -293,7 +293,7 @@ def test_shift_chosen_by_the_kernel_is_returned():
 def test_local_gradient_is_numpys_bit_for_bit(dtype, name):
     """dz = act'(h) * g formed by the kernel (the backward pass's fused step) against
     network.local_gradient, including zeros, signed zeros, infinities and NaN in g and h."""
-    from initlab import network
+    from initlab.engine import network
 
     act = activations.get(name, negative_slope=0.2) if name == "leaky_relu" else activations.get(name)
     code, alpha = stats.kernel_derivative(act, dtype)

@@ -23,7 +23,7 @@ import pytest
 
 from initlab import config
 from cli_helpers import invoke
-from initlab.experiment import columns, run
+from initlab.runs.experiment import columns, run
 
 BATCH, WIDTH = 50, 100
 
@@ -340,12 +340,12 @@ def test_interrupt_during_write_keeps_previous_results(tmp_path, monkeypatch):
 # --- errors raised during the run or the write leave nothing ----------------------------------
 
 def test_internal_error_is_one_line_exit_1_and_leaves_nothing(tmp_path, monkeypatch):
-    import initlab.experiment
+    import initlab.runs.experiment
 
     def boom(*a, **k):
         raise RuntimeError("boom\nsecond line")
 
-    monkeypatch.setattr(initlab.experiment, "run", boom)
+    monkeypatch.setattr(initlab.runs.experiment, "run", boom)
     write_yaml(tmp_path / "c.yaml", deep("tanh", "float64", depth=3))
     monkeypatch.chdir(tmp_path)
     rc, out, err = invoke(["run", "c.yaml"])

@@ -1,4 +1,4 @@
-"""Tests for initlab.initializers: every registered name, statistics against exact moments,
+"""Tests for initlab.engine.initializers: every registered name, statistics against exact moments,
 independent truths (bounds, closed forms checked by quadrature, orthogonality, Haar), errors,
 and, when torch is installed, agreement with torch.nn.init on the transposed layout."""
 
@@ -10,8 +10,8 @@ import math
 import numpy as np
 import pytest
 
-from initlab import initializers as I
-from initlab._params import accepted_params
+from initlab.engine import initializers as I
+from initlab.engine._params import accepted_params
 from initlab.errors import ConfigError
 
 NAMES = sorted(I.INITIALIZERS)

@@ -6,8 +6,10 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from initlab import activations, config, experiment, network
-from initlab.experiment import run
+from initlab.engine import activations, network
+from initlab import config
+from initlab.runs import experiment
+from initlab.runs.experiment import run
 
 
 def cfg_of(**kw):

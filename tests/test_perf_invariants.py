@@ -13,7 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from initlab import activations, config, experiment, network, stats
+from initlab.engine import activations, network, stats
+from initlab import config
+from initlab.runs import experiment
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -215,7 +217,7 @@ def test_the_benchmark_measures_what_run_does():
                                network.forward(case["x"], case["params"], case["act"], 3)[0], rtol=1e-6)
 
 
-@pytest.mark.parametrize("module", ["initlab.network", "initlab.stats", "initlab.experiment"])
+@pytest.mark.parametrize("module", ["initlab.engine.network", "initlab.engine.stats", "initlab.runs.experiment"])
 def test_the_engine_imports_no_cli_or_plotting_library(module):
     code = (f"import sys, {module}; bad = [m for m in ('matplotlib', 'rich', 'typer', 'yaml', 'torch') "
             "if m in sys.modules]; print(bad); sys.exit(1 if bad else 0)")
@@ -225,7 +227,7 @@ def test_the_engine_imports_no_cli_or_plotting_library(module):
 
 def test_help_does_not_import_matplotlib_or_the_engine():
     code = ("import sys\nfrom initlab.cli import main\ntry:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
-            "bad = [m for m in ('matplotlib', 'scipy', 'initlab.experiment', 'initlab.stats') if m in sys.modules]\n"
+            "bad = [m for m in ('matplotlib', 'scipy', 'initlab.runs.experiment', 'initlab.engine.stats') if m in sys.modules]\n"
             "print(bad)\nsys.exit(1 if bad else 0)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stdout + out.stderr

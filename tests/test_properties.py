@@ -29,9 +29,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from initlab import activations as A
+from initlab.engine import activations as A
 from initlab import config
-from initlab import initializers as I
+from initlab.engine import initializers as I
 from initlab.errors import ConfigError
 
 K = 6.0
@@ -194,7 +194,7 @@ def act_params(draw, name: str) -> dict:
 
 
 def test_every_activation_with_parameters_has_a_strategy():
-    from initlab._params import accepted_params
+    from initlab.engine._params import accepted_params
 
     for name, factory in A.ACTIVATIONS.items():
         if accepted_params(factory):

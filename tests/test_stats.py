@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from initlab import stats
+from initlab.engine import stats
 
 
 @pytest.mark.parametrize("dtype,rtol", [(np.float64, 1e-12), (np.float32, 2e-5)])

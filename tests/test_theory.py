@@ -16,7 +16,7 @@ import pytest
 from scipy import integrate, optimize
 from scipy.special import erf
 
-from initlab import activations as A
+from initlab.engine import activations as A
 from initlab import theory as T
 
 

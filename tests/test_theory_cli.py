@@ -7,7 +7,7 @@ import pytest
 
 from initlab import config
 from initlab.cli import main
-from initlab.experiment import run
+from initlab.runs.experiment import run
 
 
 def test_run_has_predicted_columns_matching_measurement():

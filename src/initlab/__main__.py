@@ -1,5 +1,5 @@
 """``python -m initlab`` runs the command line."""
 
-from .cli import entry
+from initlab.cli import entry
 
 entry()

@@ -17,8 +17,8 @@ try:  # typer >= 0.2x vendors click; older releases depend on it
 except ImportError:  # pragma: no cover
     from click import ClickException
 
-from .. import __version__
-from ..errors import InitlabError
+from initlab import __version__
+from initlab.errors import InitlabError
 
 app = typer.Typer(
     add_completion=False,
@@ -140,6 +140,6 @@ def entry() -> None:
 
 # Command modules register themselves on ``app`` when imported; they import heavy modules
 # (the engine, matplotlib, scipy) inside the commands, so start-up stays quick.
-from . import run as _run  # noqa: E402,F401
-from . import compare as _compare, reproduce as _reproduce  # noqa: E402,F401
-from . import theory as _theory  # noqa: E402,F401
+from initlab.cli import run as _run  # noqa: E402,F401
+from initlab.cli import compare as _compare, reproduce as _reproduce  # noqa: E402,F401
+from initlab.cli import theory as _theory  # noqa: E402,F401

@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from . import app, console as make_console
+from initlab.cli import app, console as make_console
 
 RICH_LAYER_CAP = 30  # deeper nets show 21 evenly spaced layers in the terminal (all in summary.md)
 
@@ -24,8 +24,8 @@ def flag_sets(depth, width, batch, dim, dtype, loss) -> list[tuple[str, object]]
 def print_comparison(comp, console, title: str) -> None:
     from rich.table import Table
 
-    from .. import compare as C
-    from ..io.compare_save import cell_text
+    from initlab.runs import compare as C
+    from initlab.io.compare_save import cell_text
 
     depth = max(s.depth for s in comp.series)
     layers = C.shown_layers(depth, RICH_LAYER_CAP)
@@ -80,10 +80,10 @@ def compare(
 
     Prints the per-layer std side by side and one verdict per initializer (docs/reproduce.md).
     """
-    from .. import compare as C
-    from ..errors import ConfigError
-    from ..io import compare_save, configfile, results
-    from .run import parse_sets
+    from initlab.runs import compare as C
+    from initlab.errors import ConfigError
+    from initlab.io import compare_save, configfile, results
+    from initlab.cli.run import parse_sets
 
     if seeds < 1:
         raise ConfigError("--seeds", f"must be an integer >= 1, got {seeds}")

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from . import app, console as make_console
+from initlab.cli import app, console as make_console
 
 EXIT_CLAIM_FAILED = 3
 
@@ -25,7 +25,7 @@ def find_config(rel: str) -> Path:
     there = root / rel
     if there.is_file():
         return there
-    from ..errors import InitlabError
+    from initlab.errors import InitlabError
 
     raise InitlabError(f"cannot find the study config {rel} (looked in {Path.cwd()} and {root}); "
                        "run initlab reproduce from the initlab checkout")
@@ -33,8 +33,8 @@ def find_config(rel: str) -> Path:
 
 def load_study(study):
     """The study's entries (configs resolved and validated), in case order."""
-    from .. import compare as C
-    from ..io import configfile
+    from initlab.runs import compare as C
+    from initlab.io import configfile
 
     out = []
     for case in study.cases:
@@ -44,7 +44,7 @@ def load_study(study):
 
 
 def example_entries(ex):
-    from .. import compare as C
+    from initlab.runs import compare as C
 
     act = C.parse_spec(ex.activation, "activation")
     specs = [C.parse_spec(s) for s in ex.inits]
@@ -54,7 +54,7 @@ def example_entries(ex):
 
 def _run_name(rel: str) -> str:
     """The results folder of an ``initlab run`` config (its ``name``)."""
-    from ..io import configfile
+    from initlab.io import configfile
 
     return configfile.load(find_config(rel)).name
 
@@ -62,7 +62,7 @@ def _run_name(rel: str) -> str:
 def print_claims(name: str, doc: dict, console) -> None:
     from rich.table import Table
 
-    from ..io.compare_save import fmt
+    from initlab.io.compare_save import fmt
 
     s = doc["summary"]
     t = Table(title=f"{name}: {s['pass']}/{s['claims']} claims pass", title_justify="left")
@@ -94,11 +94,11 @@ def reproduce(
 
     Failed claims are printed; the exit code stays 0 unless --strict.
     """
-    from .. import compare as C
-    from .. import studies
-    from ..errors import ConfigError
-    from ..experiment import run as run_experiment
-    from ..io import compare_save, configfile, results, save
+    from initlab.runs import compare as C
+    from initlab import studies
+    from initlab.errors import ConfigError
+    from initlab.runs.experiment import run as run_experiment
+    from initlab.io import compare_save, configfile, results, save
 
     console = make_console()
     if list_:

@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from . import app, console as make_console
+from initlab.cli import app, console as make_console
 
 def _fmt(v, pct: bool = False) -> str:
     if v is None:
@@ -117,7 +117,7 @@ def saturation_note(result) -> str | None:
 
 
 def parse_sets(items: list[str] | None) -> list[tuple[str, object]]:
-    from ..io.configfile import parse_set
+    from initlab.io.configfile import parse_set
 
     return [parse_set(s) for s in items or []]
 
@@ -139,8 +139,8 @@ def run(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Do not print the table.")] = False,
 ) -> None:
     """Run one experiment and write its per-layer statistics and figures."""
-    from ..experiment import run as run_experiment
-    from ..io import configfile, results, save
+    from initlab.runs.experiment import run as run_experiment
+    from initlab.io import configfile, results, save
 
     cfg = configfile.load(config, sets=parse_sets(set_), seed=seed, backward=backward)
     folder = out or Path("results") / cfg.name
@@ -175,7 +175,7 @@ def list_initializers() -> None:
     """Every initializer: its formula, parameters and defaults, and source."""
     from rich.table import Table
 
-    from .. import initializers
+    from initlab.engine import initializers
 
     t = Table(title="initializers (weights are (fan_in, fan_out))", title_justify="left", show_lines=False)
     for head in ("name", "formula", "parameters (defaults)", "source"):
@@ -200,7 +200,7 @@ def list_activations() -> None:
     """Every activation: formula, gains (torch's and variance-preserving), histogram range."""
     from rich.table import Table
 
-    from .. import activations
+    from initlab.engine import activations
 
     t = Table(title="activations (gain: auto uses torch's gain, else the variance gain)",
               title_justify="left")

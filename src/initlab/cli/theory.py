@@ -10,8 +10,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..errors import ConfigError
-from . import app, console as make_console
+from initlab.errors import ConfigError
+from initlab.cli import app, console as make_console
 
 
 def parse_range(text: str, field: str) -> list[float]:
@@ -33,8 +33,8 @@ def parse_range(text: str, field: str) -> list[float]:
 
 
 def _activation(spec: str):
-    from ..compare import parse_spec
-    from .. import activations
+    from initlab.runs.compare import parse_spec
+    from initlab.engine import activations
 
     sp = parse_spec(spec, "activation")
     try:
@@ -44,7 +44,7 @@ def _activation(spec: str):
 
 
 def _write(out: Path, tables: dict[str, tuple[list[dict], list[str]]], figures, extra: dict) -> None:
-    from ..io import results
+    from initlab.io import results
 
     with results.staged_dir(out) as stage:
         for name, (rows, cols) in tables.items():
@@ -73,8 +73,8 @@ def phase(
     correlation fixed point c*, and the depth scales xi_q, xi_c, xi_grad. Writes phase.csv,
     critical.csv (the chi_1 = 1 line), phase.png and, with --empirical, empirical.csv.
     """
-    from .. import theory
-    from ..io import results
+    from initlab import theory
+    from initlab.io import results
 
     a = _activation(act)
     sws, sbs = parse_range(sw2, "--sw2"), parse_range(sb2, "--sb2")
@@ -95,7 +95,7 @@ def phase(
             critical.append({"sb2": b, "critical_sw2": None})
     emp = []
     if empirical:
-        from ..probes import measure_fixed_points
+        from initlab.theory.probes import measure_fixed_points
 
         picks_w = [sws[len(sws) // 6], sws[len(sws) // 2], sws[(5 * len(sws)) // 6]]
         picks_b = [sbs[len(sbs) // 4], sbs[(3 * len(sbs)) // 4]]
@@ -108,7 +108,7 @@ def phase(
     elapsed = time.perf_counter() - t0
 
     def draw(stage):
-        from ..plots import theory_figures
+        from initlab.plots import theory_figures
 
         theory_figures.phase_diagram(grid, sws, sbs, a.label(), stage / "phase.png", empirical=emp or None)
 
@@ -151,9 +151,9 @@ def jacobian(
     chi^L for the mean squared singular value. The input is drawn at the length map's fixed
     point q* (x = act(sqrt(q*) g)), so every layer has the same chi. Writes jacobian.csv,
     spectra.png and, with --glorot, glorot_layers.csv."""
-    from .. import initializers
-    from ..io import results
-    from ..probes import glorot_layer_jacobians, jacobian_study
+    from initlab.engine import initializers
+    from initlab.io import results
+    from initlab.theory.probes import glorot_layer_jacobians, jacobian_study
 
     a = _activation(act)
     try:
@@ -165,7 +165,7 @@ def jacobian(
     for name, v in (("--width", width), ("--seeds", seeds)):
         if v < 1:
             raise ConfigError(name, f"must be >= 1, got {v}")
-    from .. import theory
+    from initlab import theory
 
     if not (sb2 >= 0 and math.isfinite(sb2)):
         raise ConfigError("--sb2", f"must be a number >= 0, got {sb2}")
@@ -197,7 +197,7 @@ def jacobian(
     elapsed = time.perf_counter() - t0
 
     def draw(stage):
-        from ..plots import theory_figures
+        from initlab.plots import theory_figures
 
         theory_figures.jacobian_spectra(spectra, stage / "spectra.png")
 

@@ -7,7 +7,7 @@ Folder layouts (all written atomically through :func:`initlab.io.results.staged_
     ``--seeds`` > 1, then every run column (one row per initializer, seed and layer);
     ``bands.csv`` (``--seeds`` > 1): one row per initializer and layer with ``n_seeds`` and
     ``<q>_gmean``, ``<q>_lo``, ``<q>_hi`` for q in act_std, preact_std, grad_act_std (the
-    geometric mean and 95% Student-t interval of the mean log, see :mod:`initlab.compare`);
+    geometric mean and 95% Student-t interval of the mean log, see :mod:`initlab.runs.compare`);
     ``summary.md``, ``compare.json`` (the figure data and verdicts), ``std_by_layer.png``,
     ``histograms.png`` (+ ``grad_histograms.png`` with backward), ``manifest.json``.
 
@@ -27,9 +27,9 @@ import uuid
 from pathlib import Path
 from typing import Callable, Sequence
 
-from .. import compare as C
-from ..config import to_dict
-from . import results
+from initlab.runs import compare as C
+from initlab.config import to_dict
+from initlab.io import results
 
 REPORT = "REPORT.md"
 CLAIMS = "claims.json"
@@ -48,7 +48,7 @@ def _raw_curve(series: C.Series, column: str) -> dict:
 
 
 def _hist(h) -> dict | None:
-    from .save import histogram_data
+    from initlab.io.save import histogram_data
 
     return histogram_data(h)
 
@@ -173,7 +173,7 @@ def save_comparison(comp: C.Comparison, out: str | Path, *, figures: bool = True
         results.write_text(stage, "summary.md", comparison_markdown(comp, title, command))
         results.write_text(stage, "compare.json", results.json_text(doc))
         if figures:
-            from ..plots import compare_figures as F
+            from initlab.plots import compare_figures as F
 
             F.std_by_layer(doc, stage / "std_by_layer.png", ("act_std", "grad_act_std"))
             F.histogram_grid(doc, stage / "histograms.png", "act")
@@ -218,7 +218,7 @@ def study_figure_document(study, comp: C.Comparison, fig, mean_field: Callable |
 
 
 def draw_study_figure(doc: dict, fig, path: Path) -> None:
-    from ..plots import compare_figures as F
+    from initlab.plots import compare_figures as F
 
     if fig.kind == "std":
         F.std_by_layer(doc, path, fig.panels or ("act_std",))

@@ -17,8 +17,8 @@ from typing import Any
 
 import yaml
 
-from ..config import TOP_FIELDS, TOP_LABEL, Config, printable, resolve
-from ..errors import ConfigError
+from initlab.config import TOP_FIELDS, TOP_LABEL, Config, printable, resolve
+from initlab.errors import ConfigError
 
 
 class Loader(yaml.SafeLoader):
@@ -209,6 +209,6 @@ def parse_set(item: str) -> tuple[str, Any]:
 
 def dump(cfg: Config) -> str:
     """The YAML text of ``cfg`` (round-trips through :func:`load`)."""
-    from ..config import to_dict
+    from initlab.config import to_dict
 
     return yaml.safe_dump(to_dict(cfg), sort_keys=False, default_flow_style=None)

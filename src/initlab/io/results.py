@@ -31,7 +31,7 @@ import uuid
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from ..errors import InitlabError
+from initlab.errors import InitlabError
 
 SCHEMA_VERSION = 1
 MANIFEST = "manifest.json"
@@ -314,7 +314,7 @@ def versions() -> dict:
 
     import numpy
 
-    from .. import __version__
+    from initlab import __version__
 
     return {"initlab": __version__, "python": sys.version.split()[0], "numpy": numpy.__version__,
             "platform": platform.platform()}

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..config import to_dict
-from ..experiment import RunResult, columns
-from . import results
+from initlab.config import to_dict
+from initlab.runs.experiment import RunResult, columns
+from initlab.io import results
 
 
 def histogram_data(hists) -> dict | None:
@@ -71,7 +71,7 @@ def save_run(result: RunResult, out: str | Path, *, figures: bool = True, elapse
             with open(stage / "weights.npz", "wb") as f:
                 np.savez(f, **result.arrays)
         if figures:
-            from ..plots import run_figures
+            from initlab.plots import run_figures
 
             run_figures.draw_all(doc, stage)
         extra = {

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ._mpl import pyplot, save
-from .run_figures import panel_layers
+from initlab.plots._mpl import pyplot, save
+from initlab.plots.run_figures import panel_layers
 
 MAX_COLUMNS = 10
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "<", ">", "*")

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._mpl import pyplot, save
+from initlab.plots._mpl import pyplot, save
 
 
 MAX_PANELS = 20

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._mpl import pyplot, save
+from initlab.plots._mpl import pyplot, save
 
 XI_RANGE = (0.5, 1e3)  # colour range of xi_c, in layers; values outside are clipped
 

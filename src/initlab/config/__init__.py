@@ -14,7 +14,7 @@ import math
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Mapping
 
-from .errors import ConfigError, suggest, unknown
+from initlab.errors import ConfigError, suggest, unknown
 
 # A single layer's arrays above this many bytes is refused as an impossible size.
 MAX_ARRAY_BYTES = 8 * 2**30
@@ -209,7 +209,7 @@ def _mapping(ctx: _Ctx, path: str, v: Any, cls) -> dict:
 
 def _registry(path: str) -> tuple[str, dict]:
     """The kind and registry a spec field names (imported on first use: numpy)."""
-    from . import activations, initializers
+    from initlab.engine import activations, initializers
 
     if path == "network.activation":
         return "activation", activations.ACTIVATIONS
@@ -350,7 +350,7 @@ def _check_params(ctx: _Ctx, path: str, spec: Spec) -> None:
     parameter), and a required parameter must be present (the message lists them all)."""
     import inspect
 
-    from ._params import accepted_params
+    from initlab.engine._params import accepted_params
 
     kind, registry = _registry(path)
     factory = registry.get(spec.name)
@@ -403,7 +403,7 @@ def _check_components(ctx: _Ctx, cfg: Config, check_draws: bool = False) -> None
     before any run too."""
     import numpy as np
 
-    from . import components
+    from initlab.config import components
 
     def place(path: str, e: ConfigError) -> ConfigError:
         sub = f"{path}.{e.field}" if e.field and e.field != "name" else path

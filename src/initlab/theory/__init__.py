@@ -35,9 +35,9 @@ from typing import Callable, Sequence
 import numpy as np
 from numpy.polynomial.legendre import leggauss
 
-from . import activations as _activations
-from .activations import Activation
-from .errors import ConfigError
+from initlab.engine import activations as _activations
+from initlab.engine.activations import Activation
+from initlab.errors import ConfigError
 
 Array = np.ndarray
 

@@ -11,8 +11,9 @@ import math
 
 import numpy as np
 
-from . import initializers, network, theory
-from .activations import Activation
+from initlab.engine import initializers, network
+from initlab import theory
+from initlab.engine.activations import Activation
 
 
 def measure_fixed_points(act: Activation, sw2: float, sb2: float, width: int = 1000, depth: int = 30,
@@ -90,7 +91,7 @@ def glorot_layer_jacobians(width: int = 1000, depth: int = 5, seed: int = 0) -> 
     """Average singular value of each layer's Jacobian ``W_l D_l`` for Glorot & Bengio's
     tanh net (2010, sec. 4.2.2: about 0.5 with the standard init U[-1/sqrt(n), 1/sqrt(n)],
     about 0.8 with the normalized init U[+-sqrt(6 / (n_in + n_out))])."""
-    from .activations import get as get_act
+    from initlab.engine.activations import get as get_act
 
     act = get_act("tanh")
     inits = {

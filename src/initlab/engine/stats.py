@@ -5,7 +5,7 @@ All functions are pure and take the array they summarize; statistics are over ev
 
 How it is fast (figures in ``benchmarks/README.md``; a layer's matrix product is the yardstick):
 
-- When the C kernel :mod:`initlab._fused` is built (``_fused.c``; ``pip install`` compiles it),
+- When the C kernel :mod:`initlab.engine._fused` is built (``_fused.c``; ``pip install`` compiles it),
   a layer is one vectorized pass on both cores that applies the activation itself (tanh, ReLU,
   leaky ReLU, identity; :func:`kernel_activation`) or, backwards, forms dz = act'(h) * g
   (:func:`kernel_derivative`), and does every per-entry statistic while each block is in L1
@@ -45,7 +45,7 @@ from functools import lru_cache
 import numpy as np
 
 try:  # the compiled one-pass kernel (src/initlab/_fused.c); without it, the numpy path below
-    from . import _fused as KERNEL
+    from initlab.engine import _fused as KERNEL
 except ImportError:  # pragma: no cover - a build without a C compiler
     KERNEL = None
 
@@ -296,7 +296,7 @@ class Histogrammer:
         self._slots = self.bins + 1 + self._shift  # indices 0 .. bins (+ shift)
 
     def kernel_spec(self) -> tuple | None:
-        """This histogram for :mod:`initlab._fused` (bins, mode, k0, scale, offset, lo, hi), or
+        """This histogram for :mod:`initlab.engine._fused` (bins, mode, k0, scale, offset, lo, hi), or
         None when it has too many bins for uint8 slots (then the numpy path counts)."""
         if self.bins + 2 > 256:
             return None
@@ -481,7 +481,7 @@ class ActivationSummarizer:
             return (done if isinstance(done, tuple) else self._sweep(None, None, h))[1]
 
     def sweep(self, z: np.ndarray, act, out: np.ndarray) -> tuple[Moments, ActivationStats]:
-        """Apply the activation ``act`` (an :class:`initlab.activations.Activation`) to ``z``
+        """Apply the activation ``act`` (an :class:`initlab.engine.activations.Activation`) to ``z``
         into ``out`` (which must not overlap ``z``) and return the moments of ``z`` and the
         statistics of ``out``."""
         with np.errstate(over="ignore", invalid="ignore", under="ignore", divide="ignore"):
@@ -493,7 +493,7 @@ class ActivationSummarizer:
             return done
 
     def _fused(self, z, act, h) -> tuple[Moments | None, ActivationStats] | None:
-        """The layer with :mod:`initlab._fused`: one kernel call that applies the activation
+        """The layer with :mod:`initlab.engine._fused`: one kernel call that applies the activation
         (the kernel's own, see :func:`kernel_activation`; else numpy's over the whole layer
         first) and does every per-entry statistic of ``h`` and the sums of ``z`` in the same
         pass, in chunks on the two cores. None when the kernel does not apply (no kernel, an
@@ -692,7 +692,7 @@ def _kernel_code(act) -> tuple[int, float] | None:
 
 
 def kernel_activation(act, dtype) -> tuple[int, float] | None:
-    """(code, parameter) of the activation ``act`` in :func:`initlab._fused.summary`, or None
+    """(code, parameter) of the activation ``act`` in :func:`initlab.engine._fused.summary`, or None
     when numpy applies it. The kernel's ReLU, leaky ReLU and identity give numpy's values bit
     for bit; its float32 tanh is its own (within 1.08 ulp of the exact tanh over every float32,
     numpy's 1.37 on the machine measured; the same bits on every machine), used where the
@@ -705,7 +705,7 @@ def kernel_activation(act, dtype) -> tuple[int, float] | None:
 
 def kernel_derivative(act, dtype) -> tuple[int, float] | None:
     """(code, parameter) for the kernel to form dz = act'(h) * g itself (numpy's operations in
-    numpy's order, so the same bits as :func:`initlab.network.local_gradient`), or None: only
+    numpy's order, so the same bits as :func:`initlab.engine.network.local_gradient`), or None: only
     for activations whose derivative is a function of their output."""
     if act.deriv_from != "output" or np.dtype(dtype) not in _TINY:
         return None
@@ -713,7 +713,7 @@ def kernel_derivative(act, dtype) -> tuple[int, float] | None:
 
 
 def _kernel_hist(hist: Histogrammer | None):
-    """(spec, counts buffer) for :func:`initlab._fused.summary`: (None, None) without a
+    """(spec, counts buffer) for :func:`initlab.engine._fused.summary`: (None, None) without a
     histogram, (False, None) when the kernel cannot count it (more than 254 bins)."""
     if hist is None:
         return None, None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import inspect
 from typing import Callable
 
-from .errors import ConfigError, suggest
+from initlab.errors import ConfigError, suggest
 
 
 def accepted_params(factory: Callable) -> dict[str, object]:

@@ -34,7 +34,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from .activations import Activation
+from initlab.engine.activations import Activation
 
 INPUT, WEIGHT, BIAS, LOSS = 0, 1, 2, 3
 LOSSES = ("random", "mse", "softmax_ce")
@@ -138,7 +138,7 @@ class Observer:
     def forward_layer(self, layer: int, act: Activation, z: np.ndarray, out: np.ndarray) -> np.ndarray:
         """Apply the activation, ``act.fn(z, out=out)``, between :meth:`preact` and :meth:`act`
         (this default). ``out`` never overlaps ``z``. An observer may override it to fuse its
-        per-entry work with the activation (:class:`initlab.experiment.StatsObserver` does, in
+        per-entry work with the activation (:class:`initlab.runs.experiment.StatsObserver` does, in
         one sweep over cache-sized chunks); it must return ``out`` holding ``act(z)``."""
         self.preact(layer, z)
         h = act.fn(z, out=out)

@@ -1,14 +1,14 @@
 """Config specs -> engine objects: the activation, the weight initializer, the bias.
 
 ``gain: auto`` in an initializer spec resolves here to the activation's recommended gain
-(:attr:`initlab.activations.Activation.recommended_gain`), so the initializer module stays a
+(:attr:`initlab.engine.activations.Activation.recommended_gain`), so the initializer module stays a
 pure function of its own parameters.
 """
 
 from __future__ import annotations
 
-from . import activations, initializers
-from .config import Config, Spec
+from initlab.engine import activations, initializers
+from initlab.config import Config, Spec
 
 
 def activation(cfg: Config) -> activations.Activation:

@@ -17,7 +17,7 @@ mean, as sigmoid's 0.5, feeds the next layer too),
     Var[dL/dh_{l-1}] = n_l Var[W_l] E[phi'(sqrt(q_l) u)^2] Var[dL/dh_l],
 
 the expectations over u evaluated by the exact quadrature of :mod:`initlab.theory` (the same
-predictions :mod:`initlab.predictions` puts beside every run).
+predictions :mod:`initlab.runs.predictions` puts beside every run).
 The backward recursion assumes the gradient is independent of the forward pre-activations
 (the usual mean-field "gradient independence" assumption).
 """
@@ -30,9 +30,10 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from . import components, predictions
-from .config import Config, with_changes
-from .errors import unknown
+from initlab.config import components
+from initlab.runs import predictions
+from initlab.config import Config, with_changes
+from initlab.errors import unknown
 
 # --- checks ------------------------------------------------------------------------------------
 
@@ -79,7 +80,7 @@ class Check:
 # --- what a claim sees -----------------------------------------------------------------------------
 
 class Measured:
-    """The runs of one study: ``series[case]`` is a :class:`initlab.compare.Series` (one run per
+    """The runs of one study: ``series[case]`` is a :class:`initlab.runs.compare.Series` (one run per
     seed). Claim functions read it through the helpers below; every helper returns one value
     per seed."""
 
@@ -146,7 +147,7 @@ def _div(a, b):
 # --- mean field ------------------------------------------------------------------------------------
 
 def mean_field(cfg: Config) -> list[dict]:
-    """Mean-field predictions per layer 0..L, read from :func:`initlab.predictions.predict`
+    """Mean-field predictions per layer 0..L, read from :func:`initlab.runs.predictions.predict`
     (the length map of :func:`initlab.theory.predict_layers`, exact Gaussian integrals) with a
     unit top gradient: ``q`` (pre-activation variance), ``mean``/``std``/``m2`` of the
     activation, ``sat`` (the saturated fraction of bounded activations), ``chi`` (the per-layer

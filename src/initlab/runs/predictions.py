@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .config import Config
+from initlab.config import Config
 
 PREDICTED_FORWARD = ("predicted_preact_std", "predicted_act_mean", "predicted_act_std",
                      "predicted_act_saturated")
@@ -71,11 +71,11 @@ def _applicability(cfg: Config, init, bias) -> str | None:
 
 def predict(cfg: Config, act, init, bias, top_grad_second_moment: float | None = None) -> Prediction:
     """The mean-field prediction for ``cfg`` (``act``/``init``/``bias`` resolved by
-    :mod:`initlab.components`)."""
+    :mod:`initlab.config.components`)."""
     why = _applicability(cfg, init, bias)
     if why:
         return Prediction(False, why)
-    from . import theory  # scipy: imported only when a prediction is made
+    from initlab import theory  # scipy: imported only when a prediction is made
 
     widths = list(cfg.widths())
     weight_var, bias_var = [], []

@@ -3,7 +3,7 @@
 A comparison is a list of *entries* (a label and a resolved :class:`~initlab.config.Config`),
 each run with the seeds ``seed .. seed + N - 1``. Every entry of a comparison sees the same
 input for a given seed, because the input stream depends on the seed only (see
-:mod:`initlab.network`).
+:mod:`initlab.engine.network`).
 
 Initializer and activation specs
 --------------------------------
@@ -46,10 +46,13 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
-from . import activations, components, config, experiment, initializers
-from .config import Config, Spec
-from .errors import ConfigError, lookup
-from .experiment import RunResult
+from initlab.engine import activations, initializers
+from initlab.config import components
+from initlab import config
+from initlab.runs import experiment
+from initlab.config import Config, Spec
+from initlab.errors import ConfigError, lookup
+from initlab.runs.experiment import RunResult
 
 # Verdict thresholds (see the module docstring).
 SATURATED_FRACTION = 0.5
@@ -570,7 +573,7 @@ def fluctuations(series: Series) -> dict:
         if r.shape[0] > 1:
             out["var_log_ratio"] = float(r.var(axis=0, ddof=1).mean())
     if _he_relu(series):
-        from . import theory
+        from initlab import theory
 
         hidden = series.entry.config.network.widths
         out.update(predicted_var=theory.hanin_rolnick_variance(hidden),

@@ -2,7 +2,7 @@
 
 :func:`run` is a pure function of its :class:`~initlab.config.Config` (all randomness comes
 from ``config.seed``); a sweep, a comparison or a training loop calls it, or the lower-level
-passes in :mod:`initlab.network`, directly.
+passes in :mod:`initlab.engine.network`, directly.
 """
 
 from __future__ import annotations
@@ -12,11 +12,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import components, network, predictions
-from .activations import Activation
-from .config import Config
-from .errors import ConfigError
-from .stats import Histogram, Histogrammer, moments, weight_gradient_moments
+from initlab.config import components
+from initlab.engine import network
+from initlab.runs import predictions
+from initlab.engine.activations import Activation
+from initlab.config import Config
+from initlab.errors import ConfigError
+from initlab.engine.stats import Histogram, Histogrammer, moments, weight_gradient_moments
 
 FORWARD_COLUMNS = (
     "layer", "width", "preact_mean", "preact_std", "act_mean", "act_std", "act_saturated",
@@ -63,10 +65,10 @@ class RunResult:
 
 class StatsObserver(network.Observer):
     """Fills the per-layer rows and histograms as the passes go (the forward statistics of a
-    layer in one :class:`initlab.stats.ActivationSummarizer` call)."""
+    layer in one :class:`initlab.engine.stats.ActivationSummarizer` call)."""
 
     def __init__(self, cfg: Config, act: Activation, save: bool):
-        from .stats import ActivationSummarizer
+        from initlab.engine.stats import ActivationSummarizer
 
         self.activation = act
         widths = cfg.widths()
@@ -139,7 +141,7 @@ class StatsObserver(network.Observer):
         self._mark("backward", layer, m.nonfinite)
 
     def backward_layer(self, layer, act, s, g, out, nonfinite):
-        from .stats import gradient_sweep, kernel_derivative
+        from initlab.engine.stats import gradient_sweep, kernel_derivative
 
         if self.want_hist and self.grad_hist_maker is None:  # the range comes from the top gradient
             m = moments(g)
@@ -210,7 +212,7 @@ def run(cfg: Config, save_weights: bool = False, params=None, theory: bool = Tru
     """Run ``cfg``: forward (streaming) or forward + backward, with every statistic.
 
     ``params`` overrides where the weights come from (default: drawn from ``cfg.seed``).
-    ``theory`` adds the mean-field ``predicted_*`` columns (:mod:`initlab.predictions`).
+    ``theory`` adds the mean-field ``predicted_*`` columns (:mod:`initlab.runs.predictions`).
     With ``save_weights`` the result's ``arrays`` hold the input, every W and b and the
     loss's draws (``weights.npz``).
     """

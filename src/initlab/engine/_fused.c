@@ -1,4 +1,4 @@
-/* initlab._fused: one pass over a layer for its activation and every per-entry statistic.
+/* initlab.engine._fused: one pass over a layer for its activation and every per-entry statistic.
  *
  * Why C: after a layer's matrix product, numpy needs ~10 separate passes over the layer for
  * the activation, moments, min/max, zeros, saturation, dead units and the histogram's bin
@@ -871,7 +871,7 @@ static PyMethodDef methods[] = {
 
 static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT, "_fused",
-    "One-pass activation and per-entry statistics for initlab.stats (see _fused.c).", -1, methods,
+    "One-pass activation and per-entry statistics for initlab.engine.stats (see _fused.c).", -1, methods,
     NULL, NULL, NULL, NULL,
 };
 
