@@ -14,7 +14,7 @@ What is compared with what (same shapes, dtype, weights and activation on both s
 
 - ``bare forward``: ``z = h @ W`` into two reused buffers and the activation in place, weights
   pre-drawn. ``initlab forward``: the engine of ``initlab run`` with pre-drawn weights
-  (``network.FixedParameters``): :class:`initlab.runs.experiment.StatsObserver` on a streaming
+  (``initlab.engine.parameters.StoredParameters``): :class:`initlab.runs.experiment.StatsObserver` on a streaming
   ``network.forward`` (moments of z and h, zeros, dead units, saturation, full histograms).
 - ``bare forward + backward``: the forward keeping every h, then per layer
   ``dz = act'(h) * g``, ``dW = h_prev^T dz``, ``g = dz W^T`` (down to dL/dx, which initlab
@@ -51,6 +51,7 @@ import numpy as np  # noqa: E402
 from initlab import config  # noqa: E402
 from initlab.runs import experiment
 from initlab.engine import network
+from initlab.engine.parameters import StoredParameters
 
 # name -> (target, CI bound). "<=": the ratio must stay below; ">=": above.
 # The CI bounds sit well above the ratios measured on the reference machine (forward 1.1-1.2 at
@@ -130,7 +131,7 @@ def make_case(batch: int, width: int, depth: int, act_name: str, dtype: str = "f
     act = experiment.components.activation(cfg)
     drawn = experiment.build_parameters(cfg)
     weights = [drawn.weight(l) for l in range(1, depth + 1)]
-    params = network.FixedParameters(weights, [0.0] * depth)
+    params = StoredParameters(weights, [0.0] * depth)
     x = experiment.make_input(cfg)
     draws = network.draw_loss("random", cfg.seed, batch, width, 10, np.dtype(dtype)) if backward else None
     return {"cfg": cfg, "act": act, "weights": weights, "params": params, "x": x, "draws": draws,
@@ -360,7 +361,7 @@ def section_dtype(rounds):
     case32 = {"cfg": cfg32, "act": case64["act"], "x": case64["x"].astype(np.float32),
               "weights": [w.astype(np.float32) for w in case64["weights"]], "draws": None,
               "label": "tanh 1000x500x10"}
-    case32["params"] = network.FixedParameters(case32["weights"], [0.0] * 10)
+    case32["params"] = StoredParameters(case32["weights"], [0.0] * 10)
     t = interleaved({"f64": engine_forward(case64), "f32": engine_forward(case32)}, rounds)
     record("initlab forward float64 / float32 time", "float64 / float32 time", t["f64"] / t["f32"])
     o64, o32 = engine_forward(case64)(), engine_forward(case32)()

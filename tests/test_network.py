@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from initlab.engine import activations, network
+from initlab.engine.parameters import StoredParameters
 from initlab import config
 from initlab.runs import experiment
 from initlab.runs.experiment import run
@@ -56,7 +57,7 @@ def test_backward_matches_finite_differences(act, loss):
     # freeze the weights so finite differences perturb them in place
     depth = cfg.network.depth
     n_w = depth + (1 if loss == "softmax_ce" else 0)
-    fixed = network.FixedParameters([params.weight(l) for l in range(1, n_w + 1)],
+    fixed = StoredParameters([params.weight(l) for l in range(1, n_w + 1)],
                                     [params.bias(l) for l in range(1, depth + 1)])
     x = experiment.make_input(cfg)
     draws = network.draw_loss(loss, cfg.seed, 4, 5, cfg.backward.classes, np.float64)
@@ -190,7 +191,7 @@ def test_save_weights_recomputes_the_run():
     cfg = small(act="tanh", loss="softmax_ce", bias={"name": "uniform", "low": -0.1, "high": 0.1})
     r = run(cfg, save_weights=True)
     arr = r.arrays
-    fixed = network.FixedParameters([arr[f"W{l}"] for l in (1, 2, 3)] + [arr["W_readout"]],
+    fixed = StoredParameters([arr[f"W{l}"] for l in (1, 2, 3)] + [arr["W_readout"]],
                                     [arr[f"b{l}"] for l in (1, 2, 3)])
     r2 = run(cfg, params=fixed)
     assert r2.rows == r.rows

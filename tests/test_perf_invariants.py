@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from initlab.engine import activations, network, stats
+from initlab.engine.parameters import StoredParameters
 from initlab import config
 from initlab.runs import experiment
 
@@ -123,9 +124,9 @@ def test_float32_statistics_match_float64_on_the_same_draws():
     p64 = experiment.build_parameters(cfg64)
     w64 = [p64.weight(l) for l in range(1, 9)]
     x64 = experiment.make_input(cfg64)
-    o64 = engine(cfg64, x64, network.FixedParameters(w64, [0.0] * 8), backward=True)
+    o64 = engine(cfg64, x64, StoredParameters(w64, [0.0] * 8), backward=True)
     o32 = engine(cfg32, x64.astype(np.float32),
-                 network.FixedParameters([w.astype(np.float32) for w in w64], [0.0] * 8), backward=True)
+                 StoredParameters([w.astype(np.float32) for w in w64], [0.0] * 8), backward=True)
     for r64, r32 in zip(o64.rows[1:], o32.rows[1:]):
         for key in ("preact_std", "act_std", "grad_act_std", "grad_preact_std", "grad_weight_std"):
             assert r32[key] == pytest.approx(r64[key], rel=1e-4), key
@@ -243,7 +244,7 @@ def test_dead_units_are_tracked_exactly_chunk_by_chunk(act, monkeypatch):
     w[:, 69] = 0.0  # exactly 0 under every activation with act(0) = 0
     cfg = cfg_of(network__depth=1, network__width=70, input__batch=300, input__dim=64,
                  network__activation=act, dtype="float32")
-    obs = engine(cfg, x, network.FixedParameters([w], [0.0]))
+    obs = engine(cfg, x, StoredParameters([w], [0.0]))
     dead = obs.rows[1]["dead_units"]
     assert dead == np.count_nonzero((obs.h[1] == 0).all(axis=0))
     assert dead >= 3 if act == "relu" else dead == 1

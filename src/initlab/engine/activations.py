@@ -29,6 +29,7 @@ from typing import Callable
 
 import numpy as np
 
+from initlab.engine.gaussian import gaussian_expectation
 from initlab.errors import ConfigError, lookup
 
 ArrayFn = Callable[..., np.ndarray]
@@ -55,14 +56,22 @@ class Activation:
     saturation: tuple[float, float] | None = None  # saturated if h <= lo or h >= hi
     torch_gain: float | None = None
     params: dict = field(default_factory=dict)
+    kinks: tuple[float, ...] = ()  # points other than 0 where fn or deriv has a kink or a jump
+
+    def __reduce__(self):
+        """Pickled as its name and parameters, rebuilt by :func:`get` (``fn`` may be a closure)."""
+        return (_rebuild, (self.name, dict(self.params)))
 
     @cached_property
     def variance_gain(self) -> float:
-        """``1 / sqrt(E[act(z)^2])``, z ~ N(0, 1), by the quadrature of :mod:`initlab.theory`
-        (kinks on panel edges; accurate to ~1e-12)."""
-        from initlab.theory import activation_moments  # theory imports this module: import on use
+        """``1 / sqrt(E[act(z)^2])``, z ~ N(0, 1), by the Gaussian quadrature of
+        :mod:`initlab.engine.gaussian` (kinks on panel edges; accurate to ~1e-12)."""
+        second = gaussian_expectation(self._square, 1.0, self.kinks)
+        return 1.0 / math.sqrt(float(second))
 
-        return 1.0 / math.sqrt(float(activation_moments(self, 1.0)["second"]))
+    def _square(self, x: np.ndarray) -> np.ndarray:
+        h = self.fn(x)
+        return h * h
 
     @property
     def recommended_gain(self) -> float:
@@ -294,6 +303,7 @@ def make_hardtanh(min_val: float = -1.0, max_val: float = 1.0) -> Activation:
         "hardtanh", fn, deriv, "output", formula="clip(x, min_val, max_val)",
         source="Collobert 2004", hist_range=(lo, hi),
         saturation=(mid - 0.99 * half, mid + 0.99 * half), params={"min_val": lo, "max_val": hi},
+        kinks=(lo, hi),
     )
 
 
@@ -366,3 +376,7 @@ def get(name: str, **params) -> Activation:
     from initlab.engine._params import call_with_params
 
     return call_with_params(factory, params, what=f"activation '{name}'")
+
+
+def _rebuild(name: str, params: dict) -> Activation:
+    return get(name, **params)

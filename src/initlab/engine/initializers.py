@@ -69,6 +69,10 @@ class Initializer:
     def __hash__(self) -> int:
         return hash((self.name, tuple(sorted(self.params.items())), self.mean_field))
 
+    def __reduce__(self):
+        """Pickled as its name and parameters, rebuilt by :func:`get` (``sample`` is a closure)."""
+        return (_rebuild, (self.name, dict(self.params)))
+
     def label(self) -> str:
         """Name plus the parameters that differ from the defaults: ``normal(std=0.01)``."""
         factory = INITIALIZERS.get(self.name)
@@ -741,3 +745,7 @@ def describe(name: str) -> dict:
         "params": params,
         "alias_of": canonical if canonical != name else None,
     }
+
+
+def _rebuild(name: str, params: dict) -> Initializer:
+    return get(name, **params)

@@ -3,12 +3,11 @@
 Layer l (1..L) computes ``z_l = h_{l-1} @ W_l + b_l`` and ``h_l = act(z_l)``; ``W_l`` is
 ``(fan_in, fan_out)``; ``h_0`` is the input.
 
-Randomness: one ``SeedSequence`` per run, split by *purpose* with fixed spawn keys, so each
-stream is independent of every other setting: the input is ``(0,)``, layer l's weights
-``(1, l)``, its bias ``(2, l)``, the loss's draws ``(3,)``; the softmax readout is layer
-``L + 1``'s weight stream. Toggling backward, histograms or the initializer never shifts the
-input, and a layer's weights can be drawn again at will: the forward pass keeps only the
-current layer in memory and the backward pass stores no weights.
+The passes read the weights through a parameters object (:mod:`initlab.engine.parameters`):
+drawn on demand from per-layer streams (the forward pass then keeps only the current layer in
+memory and the backward pass stores no weights) or stored arrays (loaded, transferred,
+trained). Every use of a network, step-0 statistics, theory probes, Jacobians and training,
+goes through these two passes.
 
 The passes report each layer to an :class:`Observer` instead of computing statistics
 themselves, so the same passes serve statistics, saving weights, sweeps or a training step.
@@ -30,22 +29,13 @@ from __future__ import annotations
 import math
 import threading
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 import numpy as np
 
 from initlab.engine.activations import Activation
+from initlab.engine.parameters import INPUT, LOSS, stream
 
-INPUT, WEIGHT, BIAS, LOSS = 0, 1, 2, 3
 LOSSES = ("random", "mse", "softmax_ce")
-
-Sampler = Callable[[np.random.Generator, tuple, np.dtype], np.ndarray]
-
-
-def stream(seed: int, purpose: int, index: int | None = None) -> np.random.Generator:
-    """The generator for one purpose (and layer) of a run seeded with ``seed``."""
-    key = (purpose,) if index is None else (purpose, index)
-    return np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=key)))
 
 
 # --- work buffers, kept per thread from one pass to the next ----------------------------------
@@ -83,48 +73,6 @@ def _give(*bufs: np.ndarray | None) -> None:
 def release_buffers() -> None:
     """Drop the work buffers the calling thread keeps between passes."""
     _POOL.free = []
-
-
-@dataclass(frozen=True)
-class DrawnParameters:
-    """Weights and biases drawn on demand from the run's per-layer streams, never stored.
-
-    ``widths`` is ``(n_0, n_1, ..., n_L)``, plus the readout size when a softmax readout is
-    used (then ``weight(L + 1)`` is the readout matrix).
-    """
-
-    widths: tuple[int, ...]
-    weight_init: Sampler
-    bias_init: float | Sampler
-    seed: int
-    dtype: np.dtype
-
-    def weight(self, layer: int) -> np.ndarray:
-        shape = (self.widths[layer - 1], self.widths[layer])
-        return self.weight_init(stream(self.seed, WEIGHT, layer), shape, self.dtype)
-
-    def bias(self, layer: int) -> np.ndarray | float:
-        if callable(self.bias_init):
-            return self.bias_init(stream(self.seed, BIAS, layer), (self.widths[layer],), self.dtype)
-        return float(self.bias_init)
-
-
-@dataclass(frozen=True)
-class FixedParameters:
-    """Weights and biases given as arrays (loaded from ``weights.npz``, transferred, fitted)."""
-
-    weights: Sequence[np.ndarray]  # W_1, ..., W_L[, readout]
-    biases: Sequence[np.ndarray | float]
-
-    @property
-    def widths(self) -> tuple[int, ...]:
-        return (self.weights[0].shape[0],) + tuple(w.shape[1] for w in self.weights)
-
-    def weight(self, layer: int) -> np.ndarray:
-        return self.weights[layer - 1]
-
-    def bias(self, layer: int) -> np.ndarray | float:
-        return self.biases[layer - 1] if layer - 1 < len(self.biases) else 0.0
 
 
 class Observer:

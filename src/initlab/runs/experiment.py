@@ -14,6 +14,7 @@ import numpy as np
 
 from initlab.config import components
 from initlab.engine import network
+from initlab.engine.parameters import DrawnParameters
 from initlab.runs import predictions
 from initlab.engine.activations import Activation
 from initlab.config import Config
@@ -174,26 +175,31 @@ class StatsObserver(network.Observer):
         self.rows[layer]["grad_weight_ratio"] = gw.std / ws if ws > 0 else None
 
 
-def _placed(sampler, path: str):
-    """``sampler`` whose shape-dependent errors (sparse ``nonzero`` > fan_in) name ``path``."""
-    if not callable(sampler):
-        return sampler
+@dataclass(frozen=True)
+class Placed:
+    """A sampler whose shape-dependent errors (sparse ``nonzero`` > fan_in) name the config
+    field ``path`` it came from. A record, not a closure, so parameters pickle."""
 
-    def sample(rng, shape, dtype):
+    sampler: object
+    path: str
+
+    def __call__(self, rng, shape, dtype):
         try:
-            return sampler(rng, shape, dtype)
+            return self.sampler(rng, shape, dtype)
         except ConfigError as e:
-            raise e.at(f"{path}.{e.field}" if e.field else path) from None
-
-    return sample
+            raise e.at(f"{self.path}.{e.field}" if e.field else self.path) from None
 
 
-def build_parameters(cfg: Config) -> network.DrawnParameters:
+def _placed(sampler, path: str):
+    return Placed(sampler, path) if callable(sampler) else sampler
+
+
+def build_parameters(cfg: Config) -> DrawnParameters:
     """The run's parameters, drawn from its seed (plus the softmax readout when used)."""
     widths = cfg.widths()
     if cfg.backward.enabled and cfg.backward.loss == "softmax_ce":
         widths = widths + (cfg.backward.classes,)
-    return network.DrawnParameters(
+    return DrawnParameters(
         widths=widths,
         weight_init=_placed(components.weight_initializer(cfg), "network.initializer"),
         bias_init=_placed(components.bias_initializer(cfg), "network.bias"),

@@ -12,8 +12,20 @@ import math
 import numpy as np
 
 from initlab.engine import initializers, network
+from initlab.engine.parameters import BIAS, INPUT, WEIGHT, DrawnParameters, stream
 from initlab import theory
 from initlab.engine.activations import Activation
+
+
+class _LastPreact(network.Observer):
+    """Keeps a copy of the last layer's pre-activations."""
+
+    def __init__(self, depth: int):
+        self.depth, self.z = depth, None
+
+    def preact(self, layer, z):
+        if layer == self.depth:
+            self.z = z.copy()
 
 
 def measure_fixed_points(act: Activation, sw2: float, sb2: float, width: int = 1000, depth: int = 30,
@@ -22,21 +34,18 @@ def measure_fixed_points(act: Activation, sw2: float, sb2: float, width: int = 1
     of width ``width`` with W ~ N(0, sw2 / fan_in), b ~ N(0, sb2), and measure at the last
     layer ``q`` (mean squared pre-activation over units and both inputs) and ``c`` (the
     pre-activations' correlation, Poole et al. 2016 eq. 4's empirical counterpart)."""
-    rng0 = network.stream(seed, network.INPUT)
+    rng0 = stream(seed, INPUT)
     g = rng0.standard_normal((2, width))
     # two inputs with per-entry second moment 1 and correlation c0
     x = np.empty_like(g)
     x[0] = g[0]
     x[1] = c0 * g[0] + math.sqrt(1 - c0 * c0) * g[1]
-    h = x
-    z = x
-    with np.errstate(over="ignore", invalid="ignore"):
-        for l in range(1, depth + 1):
-            rng = network.stream(seed, network.WEIGHT, l)
-            w = rng.standard_normal((width, width)) * math.sqrt(sw2 / width)
-            b = network.stream(seed, network.BIAS, l).standard_normal(width) * math.sqrt(sb2)
-            z = h @ w + b
-            h = act.fn(z)
+    weights = initializers.get("normal", std=math.sqrt(sw2 / width))
+    biases = initializers.get("normal", std=math.sqrt(sb2)) if sb2 > 0 else 0.0
+    params = DrawnParameters((width,) * (depth + 1), weights, biases, seed, np.dtype(np.float64))
+    last = _LastPreact(depth)
+    network.forward(x, params, act, depth, last)
+    z = last.z if depth else x
     q = float(np.mean(z * z))
     n0, n1 = float(np.dot(z[0], z[0])), float(np.dot(z[1], z[1]))
     c = float(np.dot(z[0], z[1]) / math.sqrt(n0 * n1)) if n0 > 0 and n1 > 0 else float("nan")
@@ -63,11 +72,11 @@ def jacobian_study(act: Activation, init_specs: dict[str, initializers.Initializ
     for label, init in init_specs.items():
         pooled: dict[int, list[np.ndarray]] = {d: [] for d in depths}
         for s in range(seed, seed + seeds):
-            weights = [init(network.stream(s, network.WEIGHT, l), (width, width), np.float64)
+            weights = [init(stream(s, WEIGHT, l), (width, width), np.float64)
                        for l in range(1, dmax + 1)]
-            biases = [network.stream(s, network.BIAS, l).standard_normal(width) * math.sqrt(sb2)
+            biases = [stream(s, BIAS, l).standard_normal(width) * math.sqrt(sb2)
                       for l in range(1, dmax + 1)]
-            x = act.fn(network.stream(s, network.INPUT).standard_normal(width) * math.sqrt(q_in))
+            x = act.fn(stream(s, INPUT).standard_normal(width) * math.sqrt(q_in))
             for d, sv in theory.jacobian_spectra_at_depths(act, weights, biases, x, depths).items():
                 pooled[d].append(sv)
         _, var = init.moments(width, width)
@@ -101,9 +110,9 @@ def glorot_layer_jacobians(width: int = 1000, depth: int = 5, seed: int = 0) -> 
     }
     out = []
     for label, init in inits.items():
-        weights = [init(network.stream(seed, network.WEIGHT, l), (width, width), np.float64)
+        weights = [init(stream(seed, WEIGHT, l), (width, width), np.float64)
                    for l in range(1, depth + 1)]
-        x = network.stream(seed, network.INPUT).standard_normal(width)
+        x = stream(seed, INPUT).standard_normal(width)
         svs = theory.per_layer_jacobian_singular_values(act, weights, None, x)
         out.append({"initializer": label, "width": width, "layers": depth,
                     "mean_singular_value": float(np.mean([s.mean() for s in svs])),
