@@ -121,13 +121,43 @@ def local_gradient(act: Activation, s: np.ndarray, g: np.ndarray, out: np.ndarra
     return dz
 
 
+class LayerOps:
+    """What a layer does besides ``z = h W + b`` and the activation: a normalization of ``z``
+    before the activation and dropout after it (training). The default does nothing; the
+    training room supplies one (:mod:`initlab.training.model`), so the passes stay the same
+    for step-0 statistics and for training. Per layer l the forward pass computes
+    ``z = h_{l-1} W_l + b_l``, ``y = norm(l, z)``, ``h = act(y)`` (the observer's
+    :meth:`Observer.forward_layer` sees ``y``), and passes ``drop(l, h)`` on; the backward pass
+    undoes them in reverse order. ``active`` is False when nothing is done (the passes then skip
+    every call)."""
+
+    active = False
+
+    def norm(self, layer: int, z: np.ndarray) -> np.ndarray:
+        return z
+
+    def drop(self, layer: int, h: np.ndarray) -> np.ndarray:
+        """The layer's output as the next layer sees it (same values again when called again
+        with the same layer: the mask is kept)."""
+        return h
+
+    def drop_backward(self, layer: int, g: np.ndarray) -> np.ndarray:
+        return g
+
+    def norm_backward(self, layer: int, dy: np.ndarray) -> np.ndarray:
+        return dy
+
+
+NO_OPS = LayerOps()
+
+
 def _add_bias(z: np.ndarray, b: np.ndarray | float) -> None:
     if isinstance(b, np.ndarray) or b != 0.0:
         z += b
 
 
 def forward(x: np.ndarray, params, act: Activation, depth: int, observer: Observer = Observer(),
-            keep: bool = False) -> list[np.ndarray]:
+            keep: bool = False, ops: LayerOps = NO_OPS) -> list[np.ndarray]:
     """Run layers ``1..depth`` on ``x``.
 
     Streaming (``keep=False``): two reused buffers, one for z and one for h (h_{l-1} is dead
@@ -136,6 +166,8 @@ def forward(x: np.ndarray, params, act: Activation, depth: int, observer: Observ
     the backward pass needs and no more: ``[x, s_1, ..., s_L]`` where ``s_l`` is ``h_l`` when
     the derivative is computed from the output (tanh, ReLU, ...) and ``z_l`` otherwise (GELU,
     SiLU, Mish), one array per layer either way (the other one lives in a reused buffer).
+    With :class:`LayerOps` (normalization, dropout) ``s_l`` is taken after the normalization and
+    before dropout, and the result is the last layer's output after dropout.
     """
     batch = x.shape[0]
     widths = params.widths
@@ -162,9 +194,13 @@ def forward(x: np.ndarray, params, act: Activation, depth: int, observer: Observ
                     out = np.empty(shape, x.dtype)  # kept on the tape, or the result
                 else:
                     out = hbuf[: batch * shape[1]].reshape(shape)
+                if ops.active:
+                    z = ops.norm(l, z)
                 h = observer.forward_layer(l, act, z, out)
                 if keep:
                     tape.append(z if keep_z else h)
+                if ops.active:
+                    h = ops.drop(l, h)
     finally:
         _give(zbuf, hbuf)
     if keep:
@@ -172,12 +208,18 @@ def forward(x: np.ndarray, params, act: Activation, depth: int, observer: Observ
     return [h if depth else h.copy()]
 
 
-def activation_from_tape(act: Activation, tape: list[np.ndarray], layer: int) -> np.ndarray:
-    """``h_layer`` from the tape of :func:`forward` (recomputed when the tape holds ``z``)."""
-    if layer == 0 or act.deriv_from == "output":
-        return tape[layer]
-    with np.errstate(over="ignore", invalid="ignore"):
-        return act.fn(tape[layer])
+def activation_from_tape(act: Activation, tape: list[np.ndarray], layer: int,
+                         ops: LayerOps = NO_OPS) -> np.ndarray:
+    """``h_layer`` as the next layer sees it, from the tape of :func:`forward` (recomputed when
+    the tape holds ``z``; dropout applied again with its kept mask)."""
+    if layer == 0:
+        return tape[0]
+    if act.deriv_from == "output":
+        h = tape[layer]
+    else:
+        with np.errstate(over="ignore", invalid="ignore"):
+            h = act.fn(tape[layer])
+    return ops.drop(layer, h) if ops.active else h
 
 
 @dataclass(frozen=True)
@@ -227,11 +269,12 @@ def loss_and_gradient(draws: LossDraws, h: np.ndarray, readout: np.ndarray | Non
 
 def backward(tape: list[np.ndarray], params, act: Activation, top_grad: np.ndarray,
              observer: Observer = Observer(), input_grad: bool = True,
-             nonfinite_from: int | None = None) -> np.ndarray | None:
+             nonfinite_from: int | None = None, ops: LayerOps = NO_OPS) -> np.ndarray | None:
     """Back-propagate ``top_grad`` = dL/dh_L through the layers recorded in ``tape``.
 
     Per layer l = L..1: ``dz_l = g_l * act'(z_l)``, ``dW_l = h_{l-1}^T dz_l``,
-    ``g_{l-1} = dz_l W_l^T``. Weights come again from ``params`` (drawn anew from their
+    ``g_{l-1} = dz_l W_l^T`` (with :class:`LayerOps`: dropout's backward on g_l first, the
+    normalization's backward on dz_l after, before dW_l). Weights come again from ``params`` (drawn anew from their
     streams), and each tape entry is released once used, so memory falls as the pass goes.
     The observer sees ``backward_layer`` (by default ``grad_act(l, g_l)`` and
     ``grad_preact(l, dz_l)``) and ``grad_weight(l, h_{l-1}, dz_l, W_l)``; finally
@@ -251,10 +294,14 @@ def backward(tape: list[np.ndarray], params, act: Activation, top_grad: np.ndarr
             for l in range(depth, 0, -1):
                 s = tape[l]
                 n_l = s.shape[1]
+                if ops.active:
+                    g = ops.drop_backward(l, g)
                 dz = observer.backward_layer(l, act, s, g, dz_buf[: batch * n_l].reshape(batch, n_l),
                                              nonfinite_from is not None and l >= nonfinite_from)
                 tape[l] = s = None  # release: dz now holds what layer l contributes
-                h_prev = activation_from_tape(act, tape, l - 1)
+                if ops.active:
+                    dz = ops.norm_backward(l, dz)
+                h_prev = activation_from_tape(act, tape, l - 1, ops)
                 w = params.weight(l)
                 observer.grad_weight(l, h_prev, dz, w)
                 del h_prev
