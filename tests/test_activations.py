@@ -106,3 +106,20 @@ def test_negative_slope_leaky_relu_uses_input_derivative():
     eps = 1e-6
     fd = (a.fn(X + eps) - a.fn(X - eps)) / (2 * eps)
     np.testing.assert_allclose(a.deriv(X), fd, atol=1e-7)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sigmoid_keeps_relative_accuracy_for_negative_inputs(dtype):
+    """sigmoid(x) = e^x / (1 + e^x) is far from 0 for x = -40 .. -700 (float64) or -80
+    (float32): no spurious zeros (they inflated act_zero and dead_units for sigmoid and SiLU)."""
+    xs = np.array([-700.0, -100.0, -40.0, -17.5, -1.0, 0.0, 1.0, 40.0] if dtype == np.float64
+                  else [-80.0, -40.0, -17.5, -1.0, 0.0, 1.0, 40.0], dtype=dtype)
+    exact = np.array([1.0 / (1.0 + math.exp(-float(v))) if v >= 0 else math.exp(float(v)) / (1.0 + math.exp(float(v)))
+                      for v in xs])
+    got = A.get("sigmoid").fn(xs)
+    assert got.dtype == dtype and np.all(got > 0)
+    np.testing.assert_allclose(got, exact, rtol=2 * np.finfo(dtype).eps)
+    silu = A.get("silu").fn(xs)
+    assert np.all(silu[xs < 0] < 0)  # x sigmoid(x): negative, never a false zero
+    np.testing.assert_array_equal(A.get("sigmoid").fn(np.array([np.inf, -np.inf, np.nan])),
+                                  [1.0, 0.0, np.nan])

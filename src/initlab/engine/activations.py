@@ -120,12 +120,13 @@ def _tanh_deriv_h(h, out=None):  # 1 - h^2
 
 
 def _sigmoid(x, out=None):
-    # 1 / (1 + e^-x) = (1 + tanh(x / 2)) / 2: no overflow warning for large |x|.
-    out = np.multiply(x, 0.5, out=_out(x, out))
-    np.tanh(out, out=out)
-    out += 1.0
-    out *= 0.5
-    return out
+    # With e = exp(-|x|) (never overflows): 1 / (1 + e) for x >= 0 and e / (1 + e) for x < 0,
+    # so every finite x keeps its relative accuracy: (1 + tanh(x / 2)) / 2 is exactly 0 below
+    # about -37 (float64) or -17 (float32), which counted zeros and dead units that are not there.
+    neg = x < 0
+    e = np.exp(-np.abs(x))
+    out = np.add(e, 1.0, out=_out(x, out))
+    return np.divide(np.where(neg, e, e.dtype.type(1)), out, out=out)
 
 
 def _sigmoid_deriv_h(h, out=None):  # h (1 - h)
