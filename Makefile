@@ -23,7 +23,8 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
-# Every study, figure and table under results/ (or RESULTS=dir), regenerated from configs/.
+# Every study, figure and table under results/ (or RESULTS=dir), regenerated from the configs
+# (the studies' own are packaged in src/initlab/studies/configs/).
 figures: $(STAMP)
 	$(BIN)/initlab reproduce all --strict -q --results $(RESULTS)
 	$(BIN)/initlab phase --act tanh --empirical --out $(RESULTS)/phase-tanh

@@ -14,6 +14,7 @@ import pytest
 from initlab import studies
 from initlab.cli import main
 from initlab.io import check_results, configfile
+from initlab.studies.framework import mean_field, packaged
 
 
 @pytest.fixture(scope="module")
@@ -80,9 +81,9 @@ def test_report_marks_studies_not_run(tmp_path):
 
 
 def test_strict_exits_3_when_a_claim_fails(tmp_path, monkeypatch, capsys):
-    bad = dataclasses.replace(studies.TUTORIAL.claims[0], reference=123.0)
-    monkeypatch.setitem(studies.STUDIES, "tutorial",
-                        dataclasses.replace(studies.TUTORIAL, claims=(bad,) + studies.TUTORIAL.claims[1:]))
+    tutorial = studies.get("tutorial")
+    bad = dataclasses.replace(tutorial.claims[0], reference=123.0)
+    monkeypatch.setitem(studies.STUDIES, "tutorial", dataclasses.replace(tutorial, claims=(bad,) + tutorial.claims[1:]))
     assert main(["reproduce", "tutorial", "--results", str(tmp_path / "r"), "--no-figures", "-q"]) == 0
     out = capsys.readouterr().out
     assert "FAIL tutorial-1" in out
@@ -91,25 +92,24 @@ def test_strict_exits_3_when_a_claim_fails(tmp_path, monkeypatch, capsys):
 
 
 def test_study_configs_load_and_match_the_setup():
-    from initlab.cli.reproduce import find_config
+    from initlab.cli.reproduce import load_config
 
     for study in studies.STUDIES.values():
         for case in study.cases:
-            cfg = configfile.load(find_config(case.config), sets=list(case.sets))
-            assert cfg.network.bias == 0.0
-    he = configfile.load(find_config("configs/studies/he2015_xavier_30.yaml"))
+            assert load_config(case.config, case.sets).network.bias == 0.0
+    he = load_config(packaged("he2015_xavier_30.yaml"))
     assert he.network.depth == 30 and he.network.activation.name == "relu"
-    gl = configfile.load(find_config("configs/studies/glorot2010_standard.yaml"))
+    gl = load_config(packaged("glorot2010_standard.yaml"))
     assert gl.network.initializer.kwargs["high"] == pytest.approx(1 / math.sqrt(1000))
 
 
 def test_mean_field_closed_forms():
     relu_he = configfile.load("configs/relu_he.yaml")
-    mf = studies.mean_field(relu_he)
+    mf = mean_field(relu_he)
     assert mf[1]["std"] == pytest.approx(math.sqrt(1 - 1 / math.pi), rel=1e-6)
     assert mf[10]["mean"] == pytest.approx(1 / math.sqrt(math.pi), rel=1e-6)
     relu_x = configfile.load("configs/relu_xavier.yaml")
-    mf = studies.mean_field(relu_x)
+    mf = mean_field(relu_x)
     assert mf[10]["std"] / mf[1]["std"] == pytest.approx(2 ** -4.5, rel=1e-6)
     assert mf[5]["chi"] == pytest.approx(0.5, rel=1e-9)  # fan_out Var[W] E[relu'^2] = 500 / 500 / 2
 

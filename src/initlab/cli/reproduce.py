@@ -13,34 +13,23 @@ from initlab.cli import app, console as make_console
 EXIT_CLAIM_FAILED = 3
 
 
-def find_config(rel: str) -> Path:
-    """A study config by its project-relative path: from the current folder, else from the
-    initlab checkout this package runs from."""
-    import initlab
+def load_config(config: str, sets=()):
+    """A study's packaged config (:func:`initlab.studies.framework.packaged`), resolved and
+    validated, read from the installed package whatever the current folder."""
+    from importlib import resources
 
-    here = Path(rel)
-    if here.is_file():
-        return here
-    root = Path(initlab.__file__).resolve().parents[2]
-    there = root / rel
-    if there.is_file():
-        return there
-    from initlab.errors import InitlabError
+    from initlab.io import configfile
+    from initlab.studies.framework import config_resource
 
-    raise InitlabError(f"cannot find the study config {rel} (looked in {Path.cwd()} and {root}); "
-                       "run initlab reproduce from the initlab checkout")
+    with resources.as_file(config_resource(config)) as path:
+        return configfile.load(path, sets=list(sets))
 
 
 def load_study(study):
     """The study's entries (configs resolved and validated), in case order."""
     from initlab.runs import compare as C
-    from initlab.io import configfile
 
-    out = []
-    for case in study.cases:
-        cfg = configfile.load(find_config(case.config), sets=list(case.sets))
-        out.append(C.Entry(case.key, case.label, cfg))
-    return out
+    return [C.Entry(case.key, case.label, load_config(case.config, case.sets)) for case in study.cases]
 
 
 def example_entries(ex):
@@ -50,13 +39,6 @@ def example_entries(ex):
     specs = [C.parse_spec(s) for s in ex.inits]
     name = C.folder_name(act, specs)
     return name, C.entries({}, specs, act, list(ex.flags), name=name, backward=ex.backward or None)
-
-
-def _run_name(rel: str) -> str:
-    """The results folder of an ``initlab run`` config (its ``name``)."""
-    from initlab.io import configfile
-
-    return configfile.load(find_config(rel)).name
 
 
 def print_claims(name: str, doc: dict, console) -> None:
@@ -94,11 +76,12 @@ def reproduce(
 
     Failed claims are printed; the exit code stays 0 unless --strict.
     """
-    from initlab.runs import compare as C
     from initlab import studies
     from initlab.errors import ConfigError
+    from initlab.io import compare_save, results, save
+    from initlab.runs import compare as C
     from initlab.runs.experiment import run as run_experiment
-    from initlab.io import compare_save, configfile, results, save
+    from initlab.studies.framework import Measured, evaluate, mean_field
 
     console = make_console()
     if list_:
@@ -112,7 +95,7 @@ def reproduce(
     # Validate everything (configs, output folders) before running anything.
     plans = [(s, load_study(s)) for s in chosen]
     examples = [example_entries(ex) for ex in studies.EXAMPLES] if study == "all" else []
-    runs = [(rel, configfile.load(find_config(rel))) for rel in studies.RUNS] if study == "all" else []
+    runs = [(r.example, load_config(r.config)) for r in studies.RUNS] if study == "all" else []
     for s, _ in plans:
         results.check_output_dir(results_dir / s.name)
     for name, _ in examples:
@@ -125,12 +108,11 @@ def reproduce(
     for s, entries in plans:
         t0 = time.perf_counter()
         comp = C.run(entries, s.seeds)
-        measured = studies.Measured({x.entry.key: x for x in comp.series},
-                                    {e.key: e.config for e in entries})
-        claims = studies.evaluate(s, measured)
+        measured = Measured({x.entry.key: x for x in comp.series}, {e.key: e.config for e in entries})
+        claims = evaluate(s, measured)
         elapsed = time.perf_counter() - t0
         doc = compare_save.save_study(s, comp, claims, results_dir / s.name, figures=figures,
-                                      mean_field=studies.mean_field, elapsed=elapsed,
+                                      mean_field=mean_field, elapsed=elapsed,
                                       command=f"initlab reproduce {study}")
         failed += [(s.name, c) for c in claims if not c["pass"]]
         if not quiet:
@@ -152,7 +134,7 @@ def reproduce(
         console.print(f"initlab run {rel} -> {results_dir / cfg.name}/ ({time.perf_counter() - t0:.1f} s)",
                       markup=False)
     others = [(ex.command(), example_entries(ex)[0], "std_by_layer.png") for ex in studies.EXAMPLES]
-    others += [(f"initlab run {rel}", _run_name(rel), "histograms.png") for rel in studies.RUNS]
+    others += [(f"initlab run {r.example}", load_config(r.config).name, "histograms.png") for r in studies.RUNS]
     report = compare_save.write_report(results_dir, list(studies.STUDIES), others)
     for name, c in failed:
         console.print(f"FAIL {c['id']} ({name}): {c['statement']}: measured {compare_save.fmt(c['measured'])}, "
