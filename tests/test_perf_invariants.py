@@ -236,8 +236,10 @@ def test_histograms_with_many_bins_and_a_custom_range():
 
 
 def test_backward_allocates_no_per_layer_arrays_beyond_the_tape():
-    """With the tape given, the backward pass's peak is what it starts with plus a constant:
-    two reused buffers (dz, g), O(1) regenerated weights and the statistics' scratch."""
+    """The taped forward pass keeps one array per layer and no weights: its peak grows with
+    depth by one activation array a layer (plus less than one weight). With the tape given,
+    the backward pass's peak is what it starts with plus a constant: two reused buffers (dz,
+    g), O(1) regenerated weights and the statistics' scratch."""
     def extra(depth):
         cfg = cfg_of(network__depth=depth, network__width=256, input__batch=64, input__dim=256,
                      backward__enabled=True, dtype="float32")
@@ -245,19 +247,24 @@ def test_backward_allocates_no_per_layer_arrays_beyond_the_tape():
         params = experiment.build_parameters(cfg)
         obs = experiment.StatsObserver(cfg, act, False)
         x = experiment.make_input(cfg)
-        tape = network.forward(x, params, act, depth, obs, keep=True)
         g = np.ones((64, 256), np.float32)
         tracemalloc.start()
         base = tracemalloc.get_traced_memory()[0]
+        tape = network.forward(x, params, act, depth, obs, keep=True)
+        forward = tracemalloc.get_traced_memory()[1] - base
+        assert len(tape) == depth + 1 and all(s.shape == (64, 256) for s in tape)
+        tracemalloc.reset_peak()
+        base = tracemalloc.get_traced_memory()[0]
         network.backward(tape, params, act, g, obs)
-        peak = tracemalloc.get_traced_memory()[1] - base
+        backward = tracemalloc.get_traced_memory()[1] - base
         tracemalloc.stop()
-        return peak
+        return forward, backward
 
-    shallow, deep = extra(4), extra(40)
-    weight = 256 * 256 * 4
+    (fwd4, shallow), (fwd40, deep) = extra(4), extra(40)
+    weight, activation = 256 * 256 * 4, 64 * 256 * 4
+    assert fwd40 - fwd4 < 36 * activation + weight, (fwd4, fwd40)  # the tape, and no weights
     assert deep < shallow + weight, (shallow, deep)  # flat in depth
-    assert deep < 4 * weight + 6 * 64 * 256 * 4 + (1 << 20), deep  # and small
+    assert deep < 4 * weight + 6 * activation + (1 << 20), deep  # and small
 
 
 def test_the_benchmark_measures_what_run_does():
