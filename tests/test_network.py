@@ -69,28 +69,26 @@ def test_backward_matches_finite_differences(act, loss):
     rec = Recorder()
     gx = network.backward(tape, fixed, a, g, rec)
     eps, tol = 1e-6, 1e-6  # central differences in float64: error ~ eps^2 + 1e-16/eps
+
+    def central_difference(arr, i, j):
+        """d loss / d arr[i, j], arr perturbed in place and restored."""
+        old = arr[i, j]
+        arr[i, j] = old + eps
+        lp = loss_of(cfg, fixed, x, draws)
+        arr[i, j] = old - eps
+        lm = loss_of(cfg, fixed, x, draws)
+        arr[i, j] = old
+        return (lp - lm) / (2 * eps)
+
     rng = np.random.default_rng(0)
     for l in range(1, depth + 1):
         W = fixed.weights[l - 1]
         for _ in range(4):
             i, j = rng.integers(W.shape[0]), rng.integers(W.shape[1])
-            old = W[i, j]
-            W[i, j] = old + eps
-            lp = loss_of(cfg, fixed, x, draws)
-            W[i, j] = old - eps
-            lm = loss_of(cfg, fixed, x, draws)
-            W[i, j] = old
-            fd = (lp - lm) / (2 * eps)
-            assert rec.dw[l][i, j] == pytest.approx(fd, rel=tol, abs=tol), (l, i, j)
+            assert rec.dw[l][i, j] == pytest.approx(central_difference(W, i, j), rel=tol, abs=tol), (l, i, j)
     for _ in range(4):  # the input gradient
         i, j = rng.integers(x.shape[0]), rng.integers(x.shape[1])
-        old = x[i, j]
-        x[i, j] = old + eps
-        lp = loss_of(cfg, fixed, x, draws)
-        x[i, j] = old - eps
-        lm = loss_of(cfg, fixed, x, draws)
-        x[i, j] = old
-        assert gx[i, j] == pytest.approx((lp - lm) / (2 * eps), rel=tol, abs=tol)
+        assert gx[i, j] == pytest.approx(central_difference(x, i, j), rel=tol, abs=tol)
 
 
 def test_streaming_and_taped_forward_agree():
