@@ -104,6 +104,46 @@ def test_list_and_version(capsys, monkeypatch):
     assert capsys.readouterr().out.startswith("initlab ")
 
 
+def list_rows(capsys, monkeypatch, what: str) -> dict[str, list[str]]:
+    """``initlab list <what>`` on a console wide enough for one line a row: name -> cells."""
+    monkeypatch.setenv("COLUMNS", "3000")
+    assert main(["list", what]) == 0
+    rows = {}
+    for line in capsys.readouterr().out.splitlines():
+        if line.startswith("\u2502"):  # a body row: cells between box bars
+            cells = [c.strip() for c in line.strip("\u2502").split("\u2502")]
+            rows[cells[0]] = cells
+    return rows
+
+
+def test_list_initializers_shows_required_parameters_as_required(capsys, monkeypatch):
+    rows = list_rows(capsys, monkeypatch, "initializers")
+    assert rows["torch_sparse"][2] == "sparsity (required), std=0.01"
+    assert rows["sparse"][2] == "nonzero=15, std=1.0"
+    assert rows["zeros"][2] == "-"
+
+
+def test_list_prints_user_text_verbatim_not_as_markup(capsys, monkeypatch):
+    """Formulas and sources are text: rich must not read "W[i, :]" or "[alias of ...]" as
+    style tags and drop them."""
+    from initlab.engine import activations, initializers
+
+    rows = list_rows(capsys, monkeypatch, "initializers")
+    assert "W[i, :]" in rows["torch_sparse"][1]
+    assert set(rows) == set(initializers.INITIALIZERS)
+    for name in initializers.INITIALIZERS:
+        d = initializers.describe(name)
+        alias = f"  [alias of {d['alias_of']}]" if d["alias_of"] else ""
+        assert rows[name][1] == d["formula"] + alias, name
+        assert rows[name][3] == d["source"], name
+    rows = list_rows(capsys, monkeypatch, "activations")
+    for name in activations.ACTIVATIONS:
+        cells = next(c for k, c in rows.items() if k.split(" ")[0] == name)
+        a = activations.get(name)
+        assert (cells[1], cells[4], cells[6]) == (a.formula, f"[{a.hist_range[0]:.4g}, {a.hist_range[1]:.4g}]",
+                                                  a.source), name
+
+
 def test_cli_start_imports_no_plotting_or_scipy():
     code = ("import sys; from initlab.cli import app; "
             "print(any(m.startswith(('matplotlib', 'scipy')) for m in sys.modules))")

@@ -8,21 +8,24 @@ normal(std 1.0) weights), small enough to run in a fraction of a second each.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import json
 import math
 import os
 import signal
+import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
 from initlab import config
 from cli_helpers import invoke
+from initlab.io import results
 from initlab.runs.experiment import columns, run
 
 BATCH, WIDTH = 50, 100
@@ -227,58 +230,79 @@ KILL_CFG = {"name": "k", "input": {"batch": 32, "dim": 64},
             "backward": {"enabled": True}, "stats": {"histograms": False}}
 
 
+@contextlib.contextmanager
+def stopped_at(exe: list[str], point: str, cwd: Path) -> Iterator[subprocess.Popen]:
+    """Start ``exe`` (an ``initlab run``) and yield it once it stands at ``point`` of its atomic
+    write (:func:`initlab.io.results.pause_point`): the run says so on a socket and blocks
+    there, until it is signalled or the socket closes (on leaving this block). No sleeps: the
+    run is exactly at ``point`` while the block runs."""
+    ours, theirs = socket.socketpair()
+    env = {**os.environ, results.PAUSE_ENV: f"{point} {theirs.fileno()}"}
+    with ours:
+        p = subprocess.Popen(exe, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=cwd,
+                             env=env, pass_fds=[theirs.fileno()])
+        theirs.close()  # the run holds the only other end: EOF here if it ends without pausing
+        ours.settimeout(120)  # a bound for a broken run, not a synchronization
+        with ours.makefile("rb") as f:
+            said = f.readline()
+        if said != f"{point}\n".encode():
+            _, err = p.communicate(timeout=60)
+            pytest.fail(f"the run did not stop at {point!r} (said {said!r}; exit {p.returncode}): {err}")
+        try:
+            yield p
+        finally:
+            if p.poll() is None:  # the block failed before signalling it: end this run
+                p.kill()
+                p.communicate(timeout=60)
+
+
 def test_killed_runs_leave_old_results_or_new_never_a_mix(tmp_path):
-    """``initlab run`` in a subprocess, killed (SIGKILL) or interrupted (SIGINT, SIGTERM) before
-    and while it writes (figures on: drawing takes a moment, inside the staging window). After
-    every kill the output folder is one whole result, the previous one byte for byte unless
-    the swap had already happened; staging folders of SIGKILLed runs are removed by the next
-    run; SIGINT/SIGTERM clean up after themselves."""
+    """``initlab run`` in a subprocess, killed (SIGKILL) or interrupted (SIGINT, SIGTERM) at
+    known points of its write: the empty stage, after one file, after several, with every file
+    staged, and after the swap. After every kill the output folder is one whole result: the
+    previous one byte for byte, or, killed after the swap, the new one. Staging folders of
+    SIGKILLed runs are removed by the next run; SIGINT/SIGTERM clean up after themselves."""
     cfg = write_yaml(tmp_path / "k.yaml", KILL_CFG)
     out = tmp_path / "out"
-    exe = [sys.executable, "-m", "initlab", "run", str(cfg), "--out", str(out), "-q"]
+    exe = [sys.executable, "-m", "initlab", "run", str(cfg), "--out", str(out), "--no-figures", "-q"]
     r = subprocess.run(exe + ["--seed", "0"], capture_output=True, text=True, cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     current = {p.name: sha(p) for p in out.iterdir()}
     assert complete(out)["seed"] == 0
+    every = set(current)  # the files of a whole result, manifest included
 
-    kills = [(signal.SIGKILL, None, 0.05), (signal.SIGKILL, "stage", 0.0), (signal.SIGINT, "stage", 0.2),
-             (signal.SIGTERM, "stage", 0.2), (signal.SIGKILL, "stage", 0.6)]
-    mid_write = 0
-    for seed, (sig, when, delay) in enumerate(kills, start=1):
-        p = subprocess.Popen(exe + ["--seed", str(seed)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             text=True, cwd=tmp_path)
-        staged: list[str] = []
-        if when == "stage":  # wait until the run writes into its staging folder
-            deadline = time.monotonic() + 60
-            mine = f".{out.name}.{p.pid}."
-            while p.poll() is None and time.monotonic() < deadline:
-                s = [x for x in tmp_path.iterdir() if x.name.startswith(mine)]
-                if s:
-                    break
-                time.sleep(0.005)
-        time.sleep(delay)
-        if p.poll() is None:
-            s = [x for x in tmp_path.iterdir() if x.name.startswith(f".{out.name}.{p.pid}.")]
-            staged = [f.name for f in s[0].iterdir()] if s else []
+    kills = [  # (signal, where the run stands, what its stage holds then)
+        (signal.SIGKILL, "staged", set()),
+        (signal.SIGKILL, "wrote stats.csv", {"stats.csv"}),
+        (signal.SIGINT, "wrote stats.json", {"stats.csv", "stats.json"}),
+        (signal.SIGTERM, "wrote summary.md", {"stats.csv", "stats.json", "summary.md"}),
+        (signal.SIGKILL, "written", every),
+        (signal.SIGKILL, "swapped", every),  # the stage now holds the previous result
+    ]
+    for seed, (sig, point, staged) in enumerate(kills, start=1):
+        with stopped_at(exe + ["--seed", str(seed)], point, tmp_path) as p:
+            # its own stage only: the stage a SIGKILLed run before it left was removed
+            mine = stages(tmp_path)
+            assert len(mine) == 1 and mine[0].name.startswith(f".{out.name}.{p.pid}."), mine
+            assert {f.name for f in mine[0].iterdir()} == staged, point
             p.send_signal(sig)
-        _, err = p.communicate(timeout=60)
-        man = complete(out)
-        if man["seed"] == seed:  # finished before the signal: the new whole result
-            assert p.returncode == 0, err
+            _, err = p.communicate(timeout=60)
+        if point == "swapped":  # the new whole result; the old one waits in the dead run's stage
+            assert p.returncode == -signal.SIGKILL
+            assert complete(out)["seed"] == seed
+            assert complete(mine[0])["seed"] == 0
             current = {q.name: sha(q) for q in out.iterdir()}
-        else:  # the previous result, untouched
-            assert {q.name: sha(q) for q in out.iterdir()} == current
-            if staged:
-                mid_write += 1
-            if sig == signal.SIGKILL:
-                assert p.returncode == -signal.SIGKILL
-            else:  # a clean exit: one line, and its own staging folder removed
-                want = {signal.SIGINT: (130, "initlab: interrupted"), signal.SIGTERM: (143, "initlab: terminated")}
-                assert (p.returncode, err.strip()) == want[sig], (p.returncode, err)
-                assert not [x for x in tmp_path.iterdir() if x.name.startswith(f".{out.name}.{p.pid}.")]
-    assert mid_write >= 2, "no kill landed while the files were being written"
-    leftovers = stages(tmp_path)
-    assert leftovers, "a SIGKILL mid-write leaves its (hidden) staging folder"
+            continue
+        assert {q.name: sha(q) for q in out.iterdir()} == current, point  # untouched
+        assert complete(out)["seed"] == 0
+        if sig == signal.SIGKILL:
+            assert p.returncode == -signal.SIGKILL
+            assert mine[0].exists()  # left behind, for the next run to remove
+        else:  # a clean exit: one line, and its own staging folder removed
+            want = {signal.SIGINT: (130, "initlab: interrupted"), signal.SIGTERM: (143, "initlab: terminated")}
+            assert (p.returncode, err.strip()) == want[sig], (p.returncode, err)
+            assert not mine[0].exists()
+    assert stages(tmp_path) == mine  # the last SIGKILLed run's stage, with the old result
     rc, _, err = invoke(["run", str(cfg), "--out", str(out), "--no-figures", "-q", "--seed", "99"])
     assert rc == 0, err
     assert stages(tmp_path) == []  # the next run removed them

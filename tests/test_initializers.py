@@ -15,6 +15,11 @@ from initlab.engine._params import accepted_params
 from initlab.errors import ConfigError
 
 NAMES = sorted(I.INITIALIZERS)
+# Aliases (glorot_normal = xavier_normal, ...) are the same factory as their target: tests that
+# depend only on the factory run over the canonical names, and test_alias_is_its_target checks
+# the identity (same factory, bit-identical draws, same moments) for every alias.
+ALIASES = {n: I.describe(n)["alias_of"] for n in NAMES if I.describe(n)["alias_of"]}
+CANONICAL = [n for n in NAMES if n not in ALIASES]
 DTYPES = [np.float32, np.float64]
 
 # Parameters a factory needs because they have no default. test_required_params_are_covered
@@ -152,9 +157,26 @@ def test_aliases():
         "glorot_uniform": "xavier_uniform", "he": "he_normal", "kaiming_normal": "he_normal",
         "kaiming_uniform": "he_uniform",
     }
-    found = {n: I.describe(n)["alias_of"] for n in NAMES if I.describe(n)["alias_of"]}
-    assert found == expected
+    assert ALIASES == expected
     assert I.describe("torch_sparse")["params"] == {"sparsity": None, "std": 0.01}
+
+
+@pytest.mark.parametrize("alias", sorted(ALIASES))
+def test_alias_is_its_target(alias):
+    """An alias is its target under another name: the same factory, so the same draws bit for
+    bit from the same generator, the same moments and parameters; only the name differs. So
+    the statistical tests need not run again for it."""
+    target = ALIASES[alias]
+    assert I.INITIALIZERS[alias] is I.INITIALIZERS[target]
+    a, t = make(alias), make(target)
+    assert (a.name, t.name) == (alias, target)
+    assert a.params == t.params and a.mean_field is t.mean_field
+    assert a.moments(300, 100) == t.moments(300, 100)
+    for dtype in DTYPES:
+        for shape in SHAPES:
+            wa = a(np.random.default_rng(9), shape, dtype)
+            wt = t(np.random.default_rng(9), shape, dtype)
+            assert wa.dtype == wt.dtype and np.array_equal(wa, wt), (shape, dtype)
 
 
 def test_labels_and_equality():
@@ -181,7 +203,7 @@ def test_compute_fans():
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("shape", SHAPES, ids=str)
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", CANONICAL)
 def test_shape_and_dtype(name, shape, dtype):
     init = make(name)
     rng = np.random.default_rng(0)
@@ -195,7 +217,7 @@ def test_shape_and_dtype(name, shape, dtype):
     assert np.all(np.isfinite(w))
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", CANONICAL)
 def test_empty_shapes(name):
     for shape in [(0, 5), (5, 0)]:
         w = make(name)(np.random.default_rng(0), shape, np.float32)
@@ -203,7 +225,7 @@ def test_empty_shapes(name):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", CANONICAL)
 def test_same_seed_same_array(name, dtype):
     init = make(name)
     np.random.seed(123)
@@ -237,7 +259,7 @@ def test_bad_dtype_and_shape():
 # --- moments --------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", CANONICAL)
 def test_sample_moments_match(name, dtype):
     init = make(name)
     mom = init.moments(*I.compute_fans(BIG))

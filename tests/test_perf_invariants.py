@@ -21,6 +21,64 @@ from initlab.runs import experiment
 ROOT = Path(__file__).resolve().parent.parent
 
 
+class CountingKernel:
+    """Stands in for the kernel module (stats.KERNEL), counting its one-pass calls."""
+
+    def __init__(self, kernel):
+        self._kernel, self.calls = kernel, 0
+
+    def __getattr__(self, name):
+        return getattr(self._kernel, name)
+
+    def summary(self, *args):
+        self.calls += 1
+        return self._kernel.summary(*args)
+
+    def sums(self, *args):
+        self.calls += 1
+        return self._kernel.sums(*args)
+
+
+class StatsPath:
+    """Which path of initlab.engine.stats a test runs, and whether that path did the work."""
+
+    def __init__(self, name, monkeypatch):
+        self.name = name
+        self.chunked = 0  # numpy sweeps over an array larger than one chunk
+        step = stats._sweep_step
+
+        def counting(a):
+            n = step(a)
+            self.chunked += a.size > n
+            return n
+
+        monkeypatch.setattr(stats, "_sweep_step", counting)
+        if name == "numpy":
+            monkeypatch.setattr(stats, "KERNEL", None)
+            self.kernel = None
+        else:
+            self.kernel = CountingKernel(stats.KERNEL)
+            monkeypatch.setattr(stats, "KERNEL", self.kernel)
+
+    def assert_did_the_work(self):
+        """The kernel ran, or the numpy path swept in several chunks: the small chunks the test
+        sets are not a dead patch, and the test did not pass vacuously on either path."""
+        if self.kernel is not None:
+            assert self.kernel.calls > 0, "the kernel was never called"
+        else:
+            assert self.chunked > 0, "no numpy sweep went chunk by chunk"
+
+
+@pytest.fixture(params=["kernel", "numpy"])
+def path(request, monkeypatch):
+    """Run the test on both paths of the statistics: the compiled kernel (skipped when it was
+    not built) and numpy's (the kernel switched off, as tests/test_fused.py's numpy_path).
+    Small chunks (``_SWEEP_BYTES``) are a numpy-path setting: the kernel chunks on its own."""
+    if request.param == "kernel" and stats.KERNEL is None:
+        pytest.skip("the C kernel was not built")
+    return StatsPath(request.param, monkeypatch)
+
+
 def cfg_of(**kw):
     return config.resolve({}, sets=[(k.replace("__", "."), v) for k, v in kw.items()])
 
@@ -75,13 +133,14 @@ CASES = [  # (activation, initializer, batch, width, depth): odd sizes, clipped 
     ("sigmoid", {"name": "normal", "std": 0.02}, 129, 200, 3),  # |mean| >> std
     ("hardtanh", {"name": "normal", "std": 0.3}, 64, 99, 3),  # saturation at the clip
     ("selu", "lecun_normal", 77, 130, 3),  # non-representable range edge
-    ("gelu", "he", 50, 64, 3),  # derivative from z: the tape keeps z
+    ("gelu", "he", 70, 64, 3),  # derivative from z: the tape keeps z (70 x 64 > one 4096-entry chunk)
 ]
 
 
 @pytest.mark.parametrize("act,init,batch,width,depth", CASES)
-def test_every_statistic_matches_the_plain_formulas(act, init, batch, width, depth, monkeypatch):
-    # small chunks so that every array is swept in several pieces, including an odd last one
+def test_every_statistic_matches_the_plain_formulas(act, init, batch, width, depth, path, monkeypatch):
+    # numpy path: small chunks so that every array is swept in several pieces, including an odd
+    # last one
     monkeypatch.setattr(stats, "_SWEEP_BYTES", 4096 * 4)
     cfg = cfg_of(network__activation=act, network__initializer=init, network__depth=depth,
                  network__width=width, input__batch=batch, input__dim=width, dtype="float32",
@@ -112,6 +171,7 @@ def test_every_statistic_matches_the_plain_formulas(act, init, batch, width, dep
         gh = obs.grad_hist[l]
         assert gh.total == g.size
         assert (gh.below, gh.above) == reference_hist(g.astype(np.float32), gh)[1:]
+    path.assert_did_the_work()
 
 
 def test_float32_statistics_match_float64_on_the_same_draws():
@@ -138,9 +198,10 @@ def test_float32_statistics_match_float64_on_the_same_draws():
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("loc,scale", [(0.5, 0.01), (0.0, 1e-25), (3.0, 1e-3), (0.0, 0.0)])
-def test_chunked_moments_stay_exact_to_the_dtype(dtype, loc, scale, monkeypatch):
+def test_chunked_moments_stay_exact_to_the_dtype(dtype, loc, scale, path, monkeypatch):
     """Far-from-zero means, tiny values (squares underflow in float32) and constant arrays
-    leave the chunked one-pass sums for a shifted or rescaled pass: same answer as float64."""
+    leave the chunked one-pass sums for a shifted or rescaled pass: same answer as float64,
+    on the kernel's sums and on numpy's chunked ones."""
     monkeypatch.setattr(stats, "_SWEEP_BYTES", 8192)
     x = (loc + scale * np.random.default_rng(1).standard_normal((300, 100))).astype(dtype)
     h = np.empty_like(x)
@@ -149,6 +210,7 @@ def test_chunked_moments_stay_exact_to_the_dtype(dtype, loc, scale, monkeypatch)
     for m in (mz, st.moments):
         assert m.mean == pytest.approx(ref.mean(), rel=1e-6, abs=1e-300)
         assert m.std == pytest.approx(ref.std(), rel=1e-5, abs=1e-300)
+    path.assert_did_the_work()
 
 
 def test_nonfinite_layers_are_counted_not_binned():
@@ -175,8 +237,10 @@ def test_histograms_with_many_bins_and_a_custom_range():
 
 
 def test_backward_allocates_no_per_layer_arrays_beyond_the_tape():
-    """With the tape given, the backward pass's peak is what it starts with plus a constant:
-    two reused buffers (dz, g), O(1) regenerated weights and the statistics' scratch."""
+    """The taped forward pass keeps one array per layer and no weights: its peak grows with
+    depth by one activation array a layer (plus less than one weight). With the tape given,
+    the backward pass's peak is what it starts with plus a constant: two reused buffers (dz,
+    g), O(1) regenerated weights and the statistics' scratch."""
     def extra(depth):
         cfg = cfg_of(network__depth=depth, network__width=256, input__batch=64, input__dim=256,
                      backward__enabled=True, dtype="float32")
@@ -184,19 +248,24 @@ def test_backward_allocates_no_per_layer_arrays_beyond_the_tape():
         params = experiment.build_parameters(cfg)
         obs = experiment.StatsObserver(cfg, act, False)
         x = experiment.make_input(cfg)
-        tape = network.forward(x, params, act, depth, obs, keep=True)
         g = np.ones((64, 256), np.float32)
         tracemalloc.start()
         base = tracemalloc.get_traced_memory()[0]
+        tape = network.forward(x, params, act, depth, obs, keep=True)
+        forward = tracemalloc.get_traced_memory()[1] - base
+        assert len(tape) == depth + 1 and all(s.shape == (64, 256) for s in tape)
+        tracemalloc.reset_peak()
+        base = tracemalloc.get_traced_memory()[0]
         network.backward(tape, params, act, g, obs)
-        peak = tracemalloc.get_traced_memory()[1] - base
+        backward = tracemalloc.get_traced_memory()[1] - base
         tracemalloc.stop()
-        return peak
+        return forward, backward
 
-    shallow, deep = extra(4), extra(40)
-    weight = 256 * 256 * 4
+    (fwd4, shallow), (fwd40, deep) = extra(4), extra(40)
+    weight, activation = 256 * 256 * 4, 64 * 256 * 4
+    assert fwd40 - fwd4 < 36 * activation + weight, (fwd4, fwd40)  # the tape, and no weights
     assert deep < shallow + weight, (shallow, deep)  # flat in depth
-    assert deep < 4 * weight + 6 * 64 * 256 * 4 + (1 << 20), deep  # and small
+    assert deep < 4 * weight + 6 * activation + (1 << 20), deep  # and small
 
 
 def test_the_benchmark_measures_what_run_does():
@@ -235,8 +304,8 @@ def test_help_does_not_import_matplotlib_or_the_engine():
 
 
 @pytest.mark.parametrize("act", ["relu", "tanh"])
-def test_dead_units_are_tracked_exactly_chunk_by_chunk(act, monkeypatch):
-    monkeypatch.setattr(stats, "_SWEEP_BYTES", 4096 * 4)  # several chunks of whole rows
+def test_dead_units_are_tracked_exactly_chunk_by_chunk(act, path, monkeypatch):
+    monkeypatch.setattr(stats, "_SWEEP_BYTES", 4096 * 4)  # numpy path: several chunks of whole rows
     rng = np.random.default_rng(2)
     x = rng.random((300, 64)).astype(np.float32)  # non-negative input
     w = rng.standard_normal((64, 70)).astype(np.float32)
@@ -248,6 +317,7 @@ def test_dead_units_are_tracked_exactly_chunk_by_chunk(act, monkeypatch):
     dead = obs.rows[1]["dead_units"]
     assert dead == np.count_nonzero((obs.h[1] == 0).all(axis=0))
     assert dead >= 3 if act == "relu" else dead == 1
+    path.assert_did_the_work()
 
 
 @pytest.mark.parametrize("lo,hi", [(-1.0, 1.0), (-0.3713, 0.3713), (-1.0, 4.0)])

@@ -25,6 +25,15 @@ def full_tree(tmp_path_factory):
     return rc, root
 
 
+@pytest.fixture(scope="module")
+def tutorial_alone(tmp_path_factory):
+    """``reproduce tutorial --no-figures`` alone in a fresh folder: a second tree, generated
+    independently of ``full_tree``."""
+    root = tmp_path_factory.mktemp("tutorial") / "results"
+    assert main(["reproduce", "tutorial", "--results", str(root), "--no-figures", "-q"]) == 0
+    return root
+
+
 def test_list_names_every_study(capsys):
     assert main(["reproduce", "--list"]) == 0
     out = capsys.readouterr().out
@@ -74,9 +83,8 @@ def test_report_is_deterministic_and_rebuilt_from_claims(full_tree, tmp_path):
     assert check_results.main([str(root), str(a)]) == 0
 
 
-def test_report_marks_studies_not_run(tmp_path):
-    assert main(["reproduce", "tutorial", "--results", str(tmp_path), "--no-figures", "-q"]) == 0
-    report = (tmp_path / "REPORT.md").read_text()
+def test_report_marks_studies_not_run(tutorial_alone):
+    report = (tutorial_alone / "REPORT.md").read_text()
     assert "not run: `initlab reproduce cs231n`" in report and "## tutorial: " in report
 
 
@@ -116,10 +124,22 @@ def test_mean_field_closed_forms():
 
 # --- check_results -------------------------------------------------------------------------------------
 
-def test_check_results_passes_identical_trees(full_tree, capsys):
+def test_check_results_passes_independently_generated_trees(full_tree, tutorial_alone, tmp_path, capsys):
+    """The tutorial study of ``reproduce all`` against the same study generated on its own
+    (another run, another folder): equal within tolerance, every table compared. And the same
+    pair with one value moved beyond the tolerance is told apart."""
     _, root = full_tree
-    assert check_results.main([str(root), str(root)]) == 0
-    assert "check_results: OK" in capsys.readouterr().out
+    a, b = root / "tutorial", tutorial_alone / "tutorial"
+    assert check_results.main([str(a), str(b)]) == 0
+    out = capsys.readouterr().out
+    tables = len(list(b.glob("*.csv")))
+    assert tables >= 2
+    assert f"({tables} CSV tables and 1 claims.json compared), 0 missing from one tree, 0 value" in out
+    new = tmp_path / "tutorial"
+    shutil.copytree(b, new)
+    _perturb(new / "stats.csv", 2, "act_std", 1 + 1e-4)  # beyond rtol 1e-6
+    assert check_results.main([str(a), str(new)]) == 1
+    assert "stats.csv:3: act_std:" in capsys.readouterr().out
 
 
 def _perturb(path, row, column, factor):

@@ -9,7 +9,6 @@ pooled statistics over batch x units are well below 1 %.
 from __future__ import annotations
 
 import math
-import time
 
 import numpy as np
 import pytest
@@ -154,15 +153,24 @@ def test_closed_forms_over_q():
                                4 / np.pi / np.sqrt(1 + 4 * q), rtol=1e-11)
 
 
-def test_shapes_zero_q_and_speed():
+def test_shapes_zero_q_and_work():
     assert T.gaussian_expectation(np.cos, 0.0) == 1.0
     out = T.gaussian_expectation(np.cos, np.array([[0.0, 1.0], [2.0, 0.5]]))
     assert out.shape == (2, 2)
     np.testing.assert_allclose(out, np.exp(-np.array([[0.0, 1.0], [2.0, 0.5]]) / 2), rtol=1e-10)
+    # The work, counted (timings live in benchmarks/): f is called on whole arrays of nodes
+    # (a few calls for 3600 q, not one per q) and each q gets a fixed rule of at most 512
+    # nodes (~240 here), whatever the scale of q.
     q = np.logspace(-12, 4, 3600)
-    t0 = time.perf_counter()
-    vals = T.gaussian_expectation(lambda x: np.tanh(x) ** 2, q)
-    assert time.perf_counter() - t0 < 5.0  # ~0.1 s on an idle machine; loose for CI load
+    calls = []
+
+    def tanh2(x):
+        calls.append(x.size)
+        return np.tanh(x) ** 2
+
+    vals = T.gaussian_expectation(tanh2, q)
+    assert len(calls) <= 3, len(calls)
+    assert sum(calls) <= 512 * q.size, sum(calls)
     for i in (0, 1000, 2500, 3599):
         one = T.gaussian_expectation(lambda x: np.tanh(x) ** 2, q[i])
         assert vals[i] == pytest.approx(one, rel=1e-12)
@@ -465,12 +473,23 @@ def test_correlation_map_monte_carlo():
     assert predicted[-1] > d["c_star"] and d["c_star"] == pytest.approx(0.4568, abs=1e-3)
 
 
-def test_phase_grid_matches_pointwise_and_is_fast():
+def test_phase_grid_matches_pointwise_and_does_bounded_work(monkeypatch):
     sw = np.linspace(0.5, 4.0, 60)
     sb = np.linspace(0.0, 0.3, 60)
-    t0 = time.perf_counter()
+    # The work, counted (timings live in benchmarks/): the 2-D correlation kernels, the costly
+    # part, are evaluated once on the Chebyshev table (24 x 24 (q, c) points), not in a Newton
+    # solve at each of the ~3000 chaotic grid points (about 3 evaluations per point, ~10^4).
+    points = []
+    correlations = T.activation_correlations
+
+    def counted(act, q, c):
+        points.append(np.size(q))
+        return correlations(act, q, c)
+
+    monkeypatch.setattr(T, "activation_correlations", counted)
     g = T.phase_grid("tanh", sw, sb)
-    assert time.perf_counter() - t0 < 15.0  # ~1 s on an idle machine; loose for CI load
+    assert 0 < sum(points) <= 24 * 24, points
+    monkeypatch.undo()
     assert g["xi_c"].shape == (60, 60) and g["sw2"][0, 5] == sw[5] and g["sb2"][7, 0] == sb[7]
     rng = np.random.default_rng(0)
     i, j = rng.integers(0, 60, 25), rng.integers(0, 60, 25)

@@ -173,31 +173,33 @@ app.add_typer(list_app, name="list")
 @list_app.command("initializers")
 def list_initializers() -> None:
     """Every initializer: its formula, parameters and defaults, and source."""
+    import inspect
+
+    from rich.markup import escape
     from rich.table import Table
 
     from initlab.engine import initializers
+    from initlab.engine._params import accepted_params
 
     t = Table(title="initializers (weights are (fan_in, fan_out))", title_justify="left", show_lines=False)
     for head in ("name", "formula", "parameters (defaults)", "source"):
         t.add_column(head, overflow="fold")
     for name in initializers.INITIALIZERS:
         d = initializers.describe(name)
-        params = ", ".join(f"{k}={v}" if v is not _required() else f"{k} (required)"
-                           for k, v in d["params"].items()) or "-"
+        # describe() gives None for a required parameter too: ask the signature which is which
+        params = accepted_params(initializers.INITIALIZERS[name])
+        shown = ", ".join(f"{k} (required)" if v is inspect.Parameter.empty else f"{k}={v}"
+                          for k, v in params.items()) or "-"
         formula = d["formula"] + (f"  [alias of {d['alias_of']}]" if d.get("alias_of") else "")
-        t.add_row(name, formula, params, d["source"])
+        # user text, not markup: "W[i, :]" and "[alias of ...]" would be read as style tags
+        t.add_row(*(escape(cell) for cell in (name, formula, shown, d["source"])))
     make_console().print(t)
-
-
-def _required():
-    import inspect
-
-    return inspect.Parameter.empty
 
 
 @list_app.command("activations")
 def list_activations() -> None:
     """Every activation: formula, gains (torch's and variance-preserving), histogram range."""
+    from rich.markup import escape
     from rich.table import Table
 
     from initlab.engine import activations
@@ -210,10 +212,11 @@ def list_activations() -> None:
     for name in activations.ACTIVATIONS:
         a = activations.get(name)
         sat = f"h <= {a.saturation[0]:.4g} or h >= {a.saturation[1]:.4g}" if a.saturation else "-"
-        t.add_row(name + (f" (= {activations.ALIASES[name]})" if name in activations.ALIASES else ""),
-                  a.formula, "-" if a.torch_gain is None else f"{a.torch_gain:.4f}",
-                  f"{a.variance_gain:.4f}", f"[{a.hist_range[0]:.4g}, {a.hist_range[1]:.4g}]", sat,
-                  a.source)
+        cells = (name + (f" (= {activations.ALIASES[name]})" if name in activations.ALIASES else ""),
+                 a.formula, "-" if a.torch_gain is None else f"{a.torch_gain:.4f}",
+                 f"{a.variance_gain:.4f}", f"[{a.hist_range[0]:.4g}, {a.hist_range[1]:.4g}]", sat,
+                 a.source)
+        t.add_row(*(escape(cell) for cell in cells))  # user text, not rich markup
     make_console().print(t)
 
 

@@ -243,6 +243,29 @@ def _fsync(path: Path, directory: bool = False) -> None:
         os.close(fd)
 
 
+# --- a test hook: stop at a named point of the atomic write ----------------------------------
+
+PAUSE_ENV = "INITLAB_PAUSE_AT"
+
+
+def pause_point(point: str) -> None:
+    """Test hook: with ``INITLAB_PAUSE_AT="<point> <fd>"`` in the environment, a run reaching
+    ``point`` writes ``<point>\\n`` to the socket ``fd`` (inherited from the test) and blocks
+    reading it, so that the test can signal the run at exactly that point, with no sleeps
+    (tests/test_hardening.py). Points: ``staged`` (the empty stage exists), ``wrote <name>``
+    (after each :func:`write_text`), ``written`` (every file staged, before the swap),
+    ``swapped`` (the new results in place, the old ones not yet removed). A byte or EOF on the
+    socket lets the run go on. Unset (always, outside that test): nothing happens."""
+    spec = os.environ.get(PAUSE_ENV)
+    if not spec:
+        return
+    want, _, fd = spec.rpartition(" ")
+    if want != point:
+        return
+    os.write(int(fd), point.encode() + b"\n")
+    os.read(int(fd), 1)
+
+
 @contextlib.contextmanager
 def staged_dir(out: str | Path) -> Iterator[Path]:
     """Yield a fresh staging folder; on success it replaces ``out`` atomically, on any error
@@ -269,18 +292,22 @@ def staged_dir(out: str | Path) -> Iterator[Path]:
         for stale in stale_stages(out):
             shutil.rmtree(stale, ignore_errors=True)
         stage.mkdir()
+        pause_point("staged")
         yield stage
+        pause_point("written")
         for p in stage.iterdir():
             if p.is_file():
                 _fsync(p)
         _fsync(stage, directory=True)
         if out.exists():
             if _exchange(stage, out):
+                pause_point("swapped")
                 shutil.rmtree(stage)  # now holds the old results
             else:
                 old = _stage_name(out)
                 os.rename(out, old)
                 os.rename(stage, out)
+                pause_point("swapped")
                 shutil.rmtree(old)
                 old = None
         else:
@@ -299,6 +326,7 @@ def staged_dir(out: str | Path) -> Iterator[Path]:
 def write_text(folder: Path, name: str, text: str) -> Path:
     p = folder / name
     p.write_text(text, encoding="utf-8")
+    pause_point(f"wrote {name}")
     return p
 
 
