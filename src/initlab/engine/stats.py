@@ -695,10 +695,11 @@ def kernel_activation(act, dtype) -> tuple[int, float] | None:
     """(code, parameter) of the activation ``act`` in :func:`initlab.engine._fused.summary`, or None
     when numpy applies it. The kernel's ReLU, leaky ReLU and identity give numpy's values bit
     for bit; its float32 tanh is its own (within 1.08 ulp of the exact tanh over every float32,
-    numpy's 1.37 on the machine measured; the same bits on every machine), used where the
-    kernel was built with a fused multiply-add (``_fused.TANH``); float64 tanh is numpy's."""
+    numpy's 1.37 on the machine measured; the same bits on every machine and in every
+    instruction-set variant of the kernel: its fused multiply-adds are exact everywhere);
+    float64 tanh is numpy's."""
     found = _kernel_code(act)
-    if found is not None and found[0] == 2 and not (KERNEL.TANH and np.dtype(dtype) == np.float32):
+    if found is not None and found[0] == 2 and np.dtype(dtype) != np.float32:
         return None
     return found
 
