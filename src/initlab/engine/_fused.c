@@ -151,47 +151,75 @@ enum { ACT_NONE = 0, ACT_LINEAR = 1, ACT_TANH = 2, ACT_RELU = 3, ACT_LEAKY = 4, 
  *    its Taylor series to r^7 (truncation < 6e-9); e^t + 1 formed as (2^k + 1) + 2^k expm1(r);
  *    |x| is clamped at 9.5, where tanh rounds to 1 in float32;
  *  - odd by construction (the sign copied back), NaN stays NaN, tanh(+-inf) = +-1. */
-/* fmaf is exact (IEEE 754: one rounding) whether it is an instruction (the avx2 and avx512
- * variants below, or any build where the compiler has FMA) or libm's function (the baseline
- * variant on x86-64: glibc picks the FMA instruction where the CPU has it, else a correctly
- * rounded software version), so every variant gives the same bits; only the speed differs. */
-#define TANH_SPLIT 0.75f
-static inline __attribute__((always_inline)) float tanh_f32(float x)
+/* fmaf is exact (IEEE 754: one rounding). Where it is an instruction (the avx2 and avx512
+ * variants below, or a build whose compiler may use FMA: FP_FAST_FMAF) tanh_f32 uses it; the
+ * baseline variant on x86-64 uses fmaf_exact below instead, which rounds the same (libm's
+ * software fmaf, glibc's choice on a CPU without FMA, measured 880 ns per tanh). So every
+ * variant gives the same bits; only the speed differs. */
+
+/* a * b + c rounded once, without an FMA instruction: a * b is exact in double (24 + 24 < 53
+ * bits), the sum is rounded to double with round-to-odd, then to float; rounding to odd at
+ * 53 >= 24 + 2 bits, then to nearest, is rounding to nearest once (Boldo & Melquiond 2008).
+ * Round-to-odd from the sum rounded to nearest, s, and its exact error e (TwoSum, Knuth):
+ * s exact or odd: s; else its odd neighbour on e's side. Non-finite: e is NaN, s is kept. */
+static inline __attribute__((always_inline)) float fmaf_exact(float a, float b, float c)
 {
-    const float a = fabsf(x);
-    /* small branch: P(u), u = x^2, by Estrin's scheme (short dependency chains) */
-    const float u = a * a, u2 = u * u, u4 = u2 * u2;
-    const float p01 = fmaf(0.133333221077919f, u, -0.3333333432674408f);
-    const float p23 = fmaf(0.021835798397660255f, u, -0.05396516993641853f);
-    const float p45 = fmaf(0.0030900160782039165f, u, -0.008684773929417133f);
-    const float p46 = fmaf(-0.0006965859211049974f, u2, p45);
-    const float p = fmaf(p46, u4, fmaf(p23, u2, p01));
-    const float small = fmaf(a, u * p, a);
-    /* large branch */
-    const float t = (a < 9.5f ? a : 9.5f) * 2.0f;
-    const float magic = 12582912.0f; /* 1.5 * 2^23: adding and subtracting it rounds to an integer */
-    const float kf = fmaf(t, 1.4426950408889634f, magic) - magic;
-    const float r = fmaf(-kf, 1.428606765330187e-06f, fmaf(-kf, 0.693145751953125f, t));
-    const float r2 = r * r, r4 = r2 * r2;
-    const float q01 = fmaf(1.0f / 6.0f, r, 0.5f);
-    const float q23 = fmaf(1.0f / 120.0f, r, 1.0f / 24.0f);
-    const float q45 = fmaf(1.0f / 5040.0f, r, 1.0f / 720.0f);
-    const float q = fmaf(q45, r4, fmaf(q23, r2, q01));
-    const float em = fmaf(r2, q, r); /* expm1(r) */
-    const uint32_t bits = (uint32_t)((int32_t)kf + 127) << 23;
-    float s2;
-    memcpy(&s2, &bits, sizeof s2);
-    const float big = 1.0f - 2.0f / fmaf(s2, em, s2 + 1.0f);
-    /* NaN fails the comparison and keeps small, which is NaN */
-    return copysignf(a >= TANH_SPLIT ? big : small, x);
+    const double p = (double)a * (double)b, cd = (double)c;
+    const double s = p + cd, bp = s - cd, bc = s - bp;
+    const double e = (p - bp) + (cd - bc);
+    uint64_t u;
+    memcpy(&u, &s, sizeof u);
+    /* no branches: which way is data, so a branch would be mispredicted half the time */
+    const uint64_t inexact = (uint64_t)((e > 0.0) | (e < 0.0));
+    const uint64_t step = (uint64_t)(2 * ((e > 0.0) == (s > 0.0)) - 1); /* +1: away from 0 */
+    u += (0 - (inexact & ~u & 1)) & step; /* masks, not a multiply: SSE2 vectorizes it */
+    double r;
+    memcpy(&r, &u, sizeof r);
+    return (float)r;
 }
 
-#define ACT_EXTRA_f32(z, h, n, act)                                                              \
+#define TANH_SPLIT 0.75f
+#define DEFINE_TANH(NAME, FMA)                                                                       \
+static inline __attribute__((always_inline)) float NAME(float x)                                     \
+{                                                                                                    \
+    const float a = fabsf(x);                                                                        \
+    /* small branch: P(u), u = x^2, by Estrin's scheme (short dependency chains) */                  \
+    const float u = a * a, u2 = u * u, u4 = u2 * u2;                                                 \
+    const float p01 = FMA(0.133333221077919f, u, -0.3333333432674408f);                              \
+    const float p23 = FMA(0.021835798397660255f, u, -0.05396516993641853f);                          \
+    const float p45 = FMA(0.0030900160782039165f, u, -0.008684773929417133f);                        \
+    const float p46 = FMA(-0.0006965859211049974f, u2, p45);                                         \
+    const float p = FMA(p46, u4, FMA(p23, u2, p01));                                                 \
+    const float small = FMA(a, u * p, a);                                                            \
+    /* large branch */                                                                               \
+    const float t = (a < 9.5f ? a : 9.5f) * 2.0f;                                                    \
+    const float magic = 12582912.0f; /* 1.5 * 2^23: adding and subtracting it rounds to an integer */ \
+    const float kf = FMA(t, 1.4426950408889634f, magic) - magic;                                     \
+    const float r = FMA(-kf, 1.428606765330187e-06f, FMA(-kf, 0.693145751953125f, t));               \
+    const float r2 = r * r, r4 = r2 * r2;                                                            \
+    const float q01 = FMA(1.0f / 6.0f, r, 0.5f);                                                     \
+    const float q23 = FMA(1.0f / 120.0f, r, 1.0f / 24.0f);                                           \
+    const float q45 = FMA(1.0f / 5040.0f, r, 1.0f / 720.0f);                                         \
+    const float q = FMA(q45, r4, FMA(q23, r2, q01));                                                 \
+    const float em = FMA(r2, q, r); /* expm1(r) */                                                   \
+    const uint32_t bits = (uint32_t)((int32_t)kf + 127) << 23;                                       \
+    float s2;                                                                                        \
+    memcpy(&s2, &bits, sizeof s2);                                                                   \
+    const float big = 1.0f - 2.0f / FMA(s2, em, s2 + 1.0f);                                          \
+    /* NaN fails the comparison and keeps small, which is NaN */                                     \
+    return copysignf(a >= TANH_SPLIT ? big : small, x);                                              \
+}
+DEFINE_TANH(tanh_f32, fmaf)
+DEFINE_TANH(tanh_f32_exact, fmaf_exact)
+
+#define ACT_EXTRA_TANH(z, h, n, act, TANH)                                                          \
     if ((act) == ACT_TANH) {                                                                     \
         _Pragma("omp simd")                                                                      \
-        for (Py_ssize_t i = 0; i < (n); i++) (h)[i] = tanh_f32((z)[i]);                          \
+        for (Py_ssize_t i = 0; i < (n); i++) (h)[i] = TANH((z)[i]);                              \
     }                                                                                            \
     break;
+#define ACT_EXTRA_f32(z, h, n, act) ACT_EXTRA_TANH(z, h, n, act, tanh_f32)
+#define ACT_EXTRA_f32_exact(z, h, n, act) ACT_EXTRA_TANH(z, h, n, act, tanh_f32_exact)
 #define ACT_EXTRA_f64(z, h, n, act) break; /* tanh in float64: numpy's, before the pass */
 
 /* --- a job: one layer's pass, in chunks that one or two threads take in turn ----------------
@@ -466,8 +494,8 @@ typedef double vf64 __attribute__((vector_size(LANES * sizeof(double))));
  * The results are the same bits in every variant: fixed lanes (vector types) for the sums,
  * -ffp-contract=off, and tanh_f32's explicit fmaf, which is exact everywhere. */
 
-#define DEFINE_TARGET(NAME, ATTR)                                                                \
-    DEFINE_KERNELS(f32_##NAME, float, vf32, floorf, ACT_EXTRA_f32, ATTR)                          \
+#define DEFINE_TARGET(NAME, ATTR, F32EXTRA)                                                      \
+    DEFINE_KERNELS(f32_##NAME, float, vf32, floorf, F32EXTRA, ATTR)                               \
     DEFINE_KERNELS(f64_##NAME, double, vf64, floor, ACT_EXTRA_f64, ATTR)
 
 #if !defined(INITLAB_NATIVE) && defined(__x86_64__) && defined(__GNUC__)
@@ -489,7 +517,7 @@ typedef void (*sums_fn)(const void *, Py_ssize_t, double, Out *);
 typedef struct Impl {
     const char *name;     /* what build_info() and set_target() call it */
     const char *isa;      /* the instructions the compiler may use in it */
-    const char *fma;      /* fmaf in tanh_f32: "instruction" or "libm" (both exact) */
+    const char *fma;      /* tanh's fmaf: "instruction" or "exact in double" (fmaf_exact) */
     int (*supported)(void);
     chunk_fn chunk[2];    /* [0] float32, [1] float64 */
     decide_fn decide[2];
@@ -498,7 +526,13 @@ typedef struct Impl {
 
 static int always(void) { return 1; }
 
-DEFINE_TARGET(base, )
+#ifdef FP_FAST_FMAF
+DEFINE_TARGET(base, , ACT_EXTRA_f32)
+#define BASE_FMA "instruction"
+#else
+DEFINE_TARGET(base, , ACT_EXTRA_f32_exact)
+#define BASE_FMA "exact in double"
+#endif
 #ifdef INITLAB_NATIVE
 #define BASE_NAME "native"
 #define BASE_ISA "-march=native"
@@ -506,15 +540,10 @@ DEFINE_TARGET(base, )
 #define BASE_NAME "baseline"
 #define BASE_ISA "the architecture's baseline (x86-64: SSE2)"
 #endif
-#ifdef FP_FAST_FMAF
-#define BASE_FMA "instruction"
-#else
-#define BASE_FMA "libm"
-#endif
 
 #if MULTI_TARGET
-DEFINE_TARGET(avx2, ATTR_AVX2)
-DEFINE_TARGET(avx512, ATTR_AVX512)
+DEFINE_TARGET(avx2, ATTR_AVX2, ACT_EXTRA_f32)
+DEFINE_TARGET(avx512, ATTR_AVX512, ACT_EXTRA_f32)
 
 static int has_avx2(void)
 {
@@ -1036,7 +1065,7 @@ static PyMethodDef methods[] = {
     {"build_info", py_build_info, METH_NOARGS,
      "build_info() -> dict: compiler, flags (the compile options), target (the variant running),\n"
      "isa (its instructions), best (the best variant this CPU supports), tanh_fma ('instruction' or\n"
-     "'libm': how tanh_f32's exact fmaf is done; the same bits either way), targets (built, best\n"
+     "'exact in double': how tanh_f32's fused multiply-adds are done; the same bits either way), targets (built, best\n"
      "first), supported (those this CPU can run)."},
     {NULL, NULL, 0, NULL},
 };
