@@ -703,6 +703,19 @@ def _kernel_code(act) -> tuple[int, float] | None:
     return code, float(act.params[param]) if param else 0.0
 
 
+def kernel_info() -> dict:
+    """What does the per-layer pass: ``{"built": False, "float32_tanh": "numpy"}`` without the C
+    kernel (the numpy path), else ``built`` True and, from :func:`initlab.engine._fused.build_info`,
+    ``target`` (the instruction-set variant chosen at import: avx512, avx2, baseline or native),
+    ``compiler``, ``flags`` and ``tanh_fma`` (how its tanh's exact fused multiply-adds are done),
+    with ``float32_tanh`` "tanh_f32" (the kernel's, the same bits in every variant)."""
+    if KERNEL is None:
+        return {"built": False, "float32_tanh": "numpy"}
+    info = KERNEL.build_info()
+    return {"built": True, "target": info["target"], "compiler": info["compiler"],
+            "flags": info["flags"], "tanh_fma": info["tanh_fma"], "float32_tanh": "tanh_f32"}
+
+
 def kernel_activation(act, dtype) -> tuple[int, float] | None:
     """(code, parameter) of the activation ``act`` in :func:`initlab.engine._fused.summary`, or None
     when numpy applies it. The kernel's ReLU, leaky ReLU and identity give numpy's values bit
