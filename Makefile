@@ -13,6 +13,7 @@ RESULTS ?= results
 $(STAMP): pyproject.toml setup.py src/initlab/engine/_fused.c
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@$(BIN)/initlab --version  # the kernel line: which variant runs, or "not built" (pip hides the build's warning)
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -39,6 +39,15 @@ def test_run_writes_every_file(cfg, tmp_path, capsys, monkeypatch):
     assert doc["schema_version"] == 1 and doc["config"]["network"]["depth"] == 4
     man = json.loads((out / "manifest.json").read_text())
     assert man["seed"] == 1 and set(man["files"]) == set(names) - {"manifest.json"}
+    kernel = man["versions"]["kernel"]  # whether the C kernel ran, and which build of it
+    from initlab.engine import stats
+
+    if stats.KERNEL is None:
+        assert kernel == {"built": False, "float32_tanh": "numpy"}
+    else:
+        info = stats.KERNEL.build_info()
+        assert kernel["built"] and kernel["target"] == info["target"] and kernel["compiler"] == info["compiler"]
+        assert kernel["float32_tanh"] == "tanh_f32" and "-ffp-contract=off" in kernel["flags"]
     text = capsys.readouterr().out
     assert "wrote results/tiny/" in text and "std dL/dW" in text
 
@@ -101,7 +110,17 @@ def test_list_and_version(capsys, monkeypatch):
     out = capsys.readouterr().out
     assert "lecun_tanh" in out and "1.6667" in out  # tanh's torch gain 5/3
     assert main(["--version"]) == 0
-    assert capsys.readouterr().out.startswith("initlab ")
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("initlab ") and len(lines) == 2
+    from initlab.engine import stats
+
+    if stats.KERNEL is not None:  # "kernel: avx2 (gcc 12.2.0)"
+        info = stats.KERNEL.build_info()
+        assert lines[1] == f"kernel: {info['target']} ({info['compiler']})"
+    monkeypatch.setattr(stats, "KERNEL", None)  # as without a C compiler
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.splitlines()[1] == (
+        "kernel: not built (numpy fallback, slower; install a C compiler and reinstall)")
 
 
 def list_rows(capsys, monkeypatch, what: str) -> dict[str, list[str]]:
@@ -166,3 +185,22 @@ def test_a_tanh_run_imports_no_scipy():
             "print(any(m.startswith('scipy') for m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_numpy_fallback_runs_and_agrees(cfg, tmp_path, monkeypatch):
+    """Without the C kernel (as without a compiler) `initlab run` still works, says so in the
+    manifest, and gives the kernel's statistics (float64: both paths' sums within 1e-12)."""
+    from initlab.engine import stats
+
+    assert main(["run", str(cfg), "--out", "k", "--backward", "--no-figures", "-q"]) == 0
+    monkeypatch.setattr(stats, "KERNEL", None)
+    assert main(["run", str(cfg), "--out", "n", "--backward", "--no-figures", "-q"]) == 0
+    assert json.loads((tmp_path / "n" / "manifest.json").read_text())["versions"]["kernel"]["built"] is False
+    rows_k = list(csv.DictReader(open(tmp_path / "k" / "stats.csv")))
+    rows_n = list(csv.DictReader(open(tmp_path / "n" / "stats.csv")))
+    assert len(rows_k) == len(rows_n) == 5
+    for rk, rn in zip(rows_k, rows_n):
+        for col in rk:
+            if rk[col] == rn[col]:
+                continue
+            assert float(rk[col]) == pytest.approx(float(rn[col]), rel=1e-9, abs=1e-15), col

@@ -33,14 +33,19 @@ app = typer.Typer(
 
 def _version(value: bool) -> None:
     if value:
+        from initlab.engine.stats import kernel_info
+
+        k = kernel_info()
         typer.echo(f"initlab {__version__}")
+        typer.echo(f"kernel: {k['target']} ({k['compiler']})" if k["built"] else
+                   "kernel: not built (numpy fallback, slower; install a C compiler and reinstall)")
         raise typer.Exit()
 
 
 @app.callback()
 def _root(
     version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
-                                          help="Print the version and exit.")] = False,
+                                          help="Print the version and the statistics kernel's build, and exit.")] = False,
 ) -> None:
     pass
 

@@ -139,10 +139,11 @@ static inline __attribute__((always_inline)) void counter_add(Counter *c, const 
 
 enum { ACT_NONE = 0, ACT_LINEAR = 1, ACT_TANH = 2, ACT_RELU = 3, ACT_LEAKY = 4, ACT_COUNT = 5 };
 
-/* tanh in float32, within 1.05 ulp of the exact value over every float32 (checked exhaustively
+/* tanh in float32, within 1.08 ulp of the exact value over every float32 (checked exhaustively
  * against float64 tanh; numpy's own float32 tanh on the same machine: 1.37 ulp). Only IEEE
- * additions, multiplications, one division and exact bit operations, so the result is the same
- * on every instruction set and vector width (with -ffp-contract=off), and the loop vectorizes.
+ * additions, multiplications, fused multiply-adds (explicit fmaf), one division and exact bit
+ * operations, so the result is the same on every instruction set and vector width (with
+ * -ffp-contract=off), and the loop vectorizes where fmaf is an instruction.
  *  - |x| < 0.75: tanh x = x + x^3 P(x^2), P of degree 6 fitted for relative error (minimax by
  *    iterated weighted least squares over Chebyshev nodes in u = x^2; fit error 2e-9);
  *  - |x| >= 0.75: tanh x = 1 - 2 / (e^{2|x|} + 1), e^t = 2^k (1 + expm1(r)), t = k ln 2 + r,
@@ -150,50 +151,75 @@ enum { ACT_NONE = 0, ACT_LINEAR = 1, ACT_TANH = 2, ACT_RELU = 3, ACT_LEAKY = 4, 
  *    its Taylor series to r^7 (truncation < 6e-9); e^t + 1 formed as (2^k + 1) + 2^k expm1(r);
  *    |x| is clamped at 9.5, where tanh rounds to 1 in float32;
  *  - odd by construction (the sign copied back), NaN stays NaN, tanh(+-inf) = +-1. */
-/* Only where fmaf is an instruction: elsewhere it is a slow library call (and a version without
- * it would round differently), so stats.py applies numpy's tanh before the pass instead. */
-#ifdef FP_FAST_FMAF
-#define HAVE_TANH 1
-#else
-#define HAVE_TANH 0
-#endif
-#define TANH_SPLIT 0.75f
-static inline __attribute__((always_inline)) float tanh_f32(float x)
+/* fmaf is exact (IEEE 754: one rounding). Where it is an instruction (the avx2 and avx512
+ * variants below, or a build whose compiler may use FMA: FP_FAST_FMAF) tanh_f32 uses it; the
+ * baseline variant on x86-64 uses fmaf_exact below instead, which rounds the same (libm's
+ * software fmaf, glibc's choice on a CPU without FMA, measured 880 ns per tanh). So every
+ * variant gives the same bits; only the speed differs. */
+
+/* a * b + c rounded once, without an FMA instruction: a * b is exact in double (24 + 24 < 53
+ * bits), the sum is rounded to double with round-to-odd, then to float; rounding to odd at
+ * 53 >= 24 + 2 bits, then to nearest, is rounding to nearest once (Boldo & Melquiond 2008).
+ * Round-to-odd from the sum rounded to nearest, s, and its exact error e (TwoSum, Knuth):
+ * s exact or odd: s; else its odd neighbour on e's side. Non-finite: e is NaN, s is kept. */
+static inline __attribute__((always_inline)) float fmaf_exact(float a, float b, float c)
 {
-    const float a = fabsf(x);
-    /* small branch: P(u), u = x^2, by Estrin's scheme (short dependency chains) */
-    const float u = a * a, u2 = u * u, u4 = u2 * u2;
-    const float p01 = fmaf(0.133333221077919f, u, -0.3333333432674408f);
-    const float p23 = fmaf(0.021835798397660255f, u, -0.05396516993641853f);
-    const float p45 = fmaf(0.0030900160782039165f, u, -0.008684773929417133f);
-    const float p46 = fmaf(-0.0006965859211049974f, u2, p45);
-    const float p = fmaf(p46, u4, fmaf(p23, u2, p01));
-    const float small = fmaf(a, u * p, a);
-    /* large branch */
-    const float t = (a < 9.5f ? a : 9.5f) * 2.0f;
-    const float magic = 12582912.0f; /* 1.5 * 2^23: adding and subtracting it rounds to an integer */
-    const float kf = fmaf(t, 1.4426950408889634f, magic) - magic;
-    const float r = fmaf(-kf, 1.428606765330187e-06f, fmaf(-kf, 0.693145751953125f, t));
-    const float r2 = r * r, r4 = r2 * r2;
-    const float q01 = fmaf(1.0f / 6.0f, r, 0.5f);
-    const float q23 = fmaf(1.0f / 120.0f, r, 1.0f / 24.0f);
-    const float q45 = fmaf(1.0f / 5040.0f, r, 1.0f / 720.0f);
-    const float q = fmaf(q45, r4, fmaf(q23, r2, q01));
-    const float em = fmaf(r2, q, r); /* expm1(r) */
-    const uint32_t bits = (uint32_t)((int32_t)kf + 127) << 23;
-    float s2;
-    memcpy(&s2, &bits, sizeof s2);
-    const float big = 1.0f - 2.0f / fmaf(s2, em, s2 + 1.0f);
-    /* NaN fails the comparison and keeps small, which is NaN */
-    return copysignf(a >= TANH_SPLIT ? big : small, x);
+    const double p = (double)a * (double)b, cd = (double)c;
+    const double s = p + cd, bp = s - cd, bc = s - bp;
+    const double e = (p - bp) + (cd - bc);
+    uint64_t u;
+    memcpy(&u, &s, sizeof u);
+    /* no branches: which way is data, so a branch would be mispredicted half the time */
+    const uint64_t inexact = (uint64_t)((e > 0.0) | (e < 0.0));
+    const uint64_t step = (uint64_t)(2 * ((e > 0.0) == (s > 0.0)) - 1); /* +1: away from 0 */
+    u += (0 - (inexact & ~u & 1)) & step; /* masks, not a multiply: SSE2 vectorizes it */
+    double r;
+    memcpy(&r, &u, sizeof r);
+    return (float)r;
 }
 
-#define ACT_EXTRA_f32(z, h, n, act)                                                              \
+#define TANH_SPLIT 0.75f
+#define DEFINE_TANH(NAME, FMA)                                                                       \
+static inline __attribute__((always_inline)) float NAME(float x)                                     \
+{                                                                                                    \
+    const float a = fabsf(x);                                                                        \
+    /* small branch: P(u), u = x^2, by Estrin's scheme (short dependency chains) */                  \
+    const float u = a * a, u2 = u * u, u4 = u2 * u2;                                                 \
+    const float p01 = FMA(0.133333221077919f, u, -0.3333333432674408f);                              \
+    const float p23 = FMA(0.021835798397660255f, u, -0.05396516993641853f);                          \
+    const float p45 = FMA(0.0030900160782039165f, u, -0.008684773929417133f);                        \
+    const float p46 = FMA(-0.0006965859211049974f, u2, p45);                                         \
+    const float p = FMA(p46, u4, FMA(p23, u2, p01));                                                 \
+    const float small = FMA(a, u * p, a);                                                            \
+    /* large branch */                                                                               \
+    const float t = (a < 9.5f ? a : 9.5f) * 2.0f;                                                    \
+    const float magic = 12582912.0f; /* 1.5 * 2^23: adding and subtracting it rounds to an integer */ \
+    const float kf = FMA(t, 1.4426950408889634f, magic) - magic;                                     \
+    const float r = FMA(-kf, 1.428606765330187e-06f, FMA(-kf, 0.693145751953125f, t));               \
+    const float r2 = r * r, r4 = r2 * r2;                                                            \
+    const float q01 = FMA(1.0f / 6.0f, r, 0.5f);                                                     \
+    const float q23 = FMA(1.0f / 120.0f, r, 1.0f / 24.0f);                                           \
+    const float q45 = FMA(1.0f / 5040.0f, r, 1.0f / 720.0f);                                         \
+    const float q = FMA(q45, r4, FMA(q23, r2, q01));                                                 \
+    const float em = FMA(r2, q, r); /* expm1(r) */                                                   \
+    const uint32_t bits = (uint32_t)((int32_t)kf + 127) << 23;                                       \
+    float s2;                                                                                        \
+    memcpy(&s2, &bits, sizeof s2);                                                                   \
+    const float big = 1.0f - 2.0f / FMA(s2, em, s2 + 1.0f);                                          \
+    /* NaN fails the comparison and keeps small, which is NaN */                                     \
+    return copysignf(a >= TANH_SPLIT ? big : small, x);                                              \
+}
+DEFINE_TANH(tanh_f32, fmaf)
+DEFINE_TANH(tanh_f32_exact, fmaf_exact)
+
+#define ACT_EXTRA_TANH(z, h, n, act, TANH)                                                          \
     if ((act) == ACT_TANH) {                                                                     \
         _Pragma("omp simd")                                                                      \
-        for (Py_ssize_t i = 0; i < (n); i++) (h)[i] = tanh_f32((z)[i]);                          \
+        for (Py_ssize_t i = 0; i < (n); i++) (h)[i] = TANH((z)[i]);                              \
     }                                                                                            \
     break;
+#define ACT_EXTRA_f32(z, h, n, act) ACT_EXTRA_TANH(z, h, n, act, tanh_f32)
+#define ACT_EXTRA_f32_exact(z, h, n, act) ACT_EXTRA_TANH(z, h, n, act, tanh_f32_exact)
 #define ACT_EXTRA_f64(z, h, n, act) break; /* tanh in float64: numpy's, before the pass */
 
 /* --- a job: one layer's pass, in chunks that one or two threads take in turn ----------------
@@ -214,6 +240,7 @@ typedef struct {
     double shift, yshift, slo, shi, alpha;
     const Hist *hist;
     double *sums;             /* 4 per chunk: s, ss of x, then of y */
+    const struct Impl *impl;  /* the instruction-set variant that runs this job */
     atomic_long next;         /* the next chunk to take */
 } Job;
 
@@ -234,14 +261,14 @@ static double choose_shift(double s, double ss, Py_ssize_t k, double ratio, size
 
 /* --- one dtype at a time: T is float or double -------------------------------------------- */
 
-#define DEFINE_KERNELS(SUF, T, VEC, FLOOR)                                                                 \
+#define DEFINE_KERNELS(SUF, T, VEC, FLOOR, EXTRA, ATTR)                                                                 \
 /* Sums of (x - shift) and (x - shift)^2 in a fixed order: 4 x 8 lanes in T over each run of   \
    128 entries (4 terms per lane; four accumulators so the additions do not wait on each other), \
    added pairwise, then into 8 double lanes, added in order at the end; a tail of < 128         \
    entries term by term in double. Vector types (GCC/Clang extension) fix the lanes: the sums  \
    are the same whatever the instruction set, the options of the caller or the machine (with   \
    -ffp-contract=off: no fused multiply-add either). */                                          \
-static inline __attribute__((always_inline)) void block_sums_##SUF(                              \
+static inline __attribute__((always_inline)) ATTR void block_sums_##SUF(                              \
     const T *x, Py_ssize_t n, T shift, Out *o)                                                   \
 {                                                                                                \
     double s = o->s, ss = o->ss;                                                                 \
@@ -276,14 +303,14 @@ static inline __attribute__((always_inline)) void block_sums_##SUF(             
     o->s = s; o->ss = ss;                                                                        \
 }                                                                                                \
                                                                                                  \
-static void sums_##SUF(const T *x, Py_ssize_t n, double shift, Out *o)                           \
+static ATTR void sums_##SUF(const void *xv, Py_ssize_t n, double shift, Out *o)                           \
 {                                                                                                \
     o->s = o->ss = 0.0;                                                                          \
-    block_sums_##SUF(x, n, (T)shift, o);                                                         \
+    block_sums_##SUF((const T *)xv, n, (T)shift, o);                                                         \
 }                                                                                                \
                                                                                                  \
 /* block statistics, and bin slots of the block into idx (when hist) */                         \
-static inline __attribute__((always_inline)) void block_##SUF(const T *x, Py_ssize_t n, T shift, const Hist *h, int hist,      \
+static inline __attribute__((always_inline)) ATTR void block_##SUF(const T *x, Py_ssize_t n, T shift, const Hist *h, int hist,      \
                                int mode, int want_sat, T slo, T shi, uint8_t *idx, Out *o)        \
 {                                                                                                \
     long long zeros = 0, sat = 0;                                                                \
@@ -321,7 +348,7 @@ static inline __attribute__((always_inline)) void block_##SUF(const T *x, Py_ssi
 }                                                                                                \
                                                                                                  \
 /* The activation of a block, z -> h (h must not overlap z). */                                   \
-static inline __attribute__((always_inline)) void act_block_##SUF(const T *restrict z, T *restrict h, \
+static inline __attribute__((always_inline)) ATTR void act_block_##SUF(const T *restrict z, T *restrict h, \
                                                                   Py_ssize_t n, int act, T alpha) \
 {                                                                                                \
     switch (act) {                                                                               \
@@ -343,14 +370,14 @@ static inline __attribute__((always_inline)) void act_block_##SUF(const T *restr
         }                                                                                        \
         break;                                                                                   \
     default:                                                                                     \
-        ACT_EXTRA_##SUF(z, h, n, act)                                                            \
+        EXTRA(z, h, n, act)                                                            \
     }                                                                                            \
 }                                                                                                \
                                                                                                  \
 /* The local gradient of a block, dz = act'(s) * g for an activation whose derivative is a      \
    function of its output s, with numpy's operations in numpy's order (initlab.activations):   \
    tanh (1 - s*s) * g, ReLU (s > 0) * g, leaky ReLU (s > 0 ? 1 : alpha) * g, identity 1 * g. */ \
-static inline __attribute__((always_inline)) void local_block_##SUF(const T *restrict s,         \
+static inline __attribute__((always_inline)) ATTR void local_block_##SUF(const T *restrict s,         \
     const T *restrict g, T *restrict dz, Py_ssize_t n, int act, T alpha)                          \
 {                                                                                                \
     switch (act) {                                                                               \
@@ -374,7 +401,7 @@ static inline __attribute__((always_inline)) void local_block_##SUF(const T *res
                                                                                                  \
 /* Entries [a0, a1) of a job: the activation (when asked), then every statistic, block by block \
    while the block is in L1. Sums go to o (x) and yo (y); counts, zeros, saturation to t. */    \
-static void chunk_##SUF(const Job *j, Py_ssize_t a0, Py_ssize_t a1, Counter *cnt, uint8_t *idx,  \
+static ATTR void chunk_##SUF(const Job *j, Py_ssize_t a0, Py_ssize_t a1, Counter *cnt, uint8_t *idx,  \
                         Acc *t, Out *o, Out *yo)                                                 \
 {                                                                                                \
     const Hist *h = j->hist;                                                                     \
@@ -427,7 +454,7 @@ static void chunk_##SUF(const Job *j, Py_ssize_t a0, Py_ssize_t a1, Counter *cnt
 /* The shift of x's and y's sums when the caller leaves it to us (NaN): the mean of the first  \
    entries when |mean| is large against their std, else 0 (initlab.stats._Accumulator.decide). \
    Applies the activation to those entries first (the pass does it again, to the same values). */ \
-static void decide_##SUF(Job *j, double ratio)                                                   \
+static ATTR void decide_##SUF(Job *j, double ratio)                                                   \
 {                                                                                                \
     const Py_ssize_t k = j->n < DECIDE ? j->n : DECIDE;                                          \
     Out o;                                                                                       \
@@ -453,8 +480,125 @@ static void decide_##SUF(Job *j, double ratio)                                  
 
 typedef float vf32 __attribute__((vector_size(LANES * sizeof(float))));
 typedef double vf64 __attribute__((vector_size(LANES * sizeof(double))));
-DEFINE_KERNELS(f32, float, vf32, floorf)
-DEFINE_KERNELS(f64, double, vf64, floor)
+
+/* --- instruction sets: one variant of the kernels per set, chosen at import -----------------
+ * The module is compiled for the baseline instruction set (x86-64: SSE2), so it loads on any
+ * CPU of the architecture; on x86-64 the kernels are compiled twice more, for AVX2 + FMA and
+ * for AVX-512 (F, VL, BW, DQ; 512-bit vectors, which measured 10-25% faster than 256-bit on an
+ * AVX-512 Xeon), by function attributes, and the best one the CPU supports runs (cpuid, via
+ * __builtin_cpu_supports, which also checks that the OS saves the vector registers). Only the
+ * functions of DEFINE_KERNELS (and what they inline) carry those attributes; everything else,
+ * the thread and Python glue, is baseline code. INITLAB_KERNEL_TARGET=<name> or
+ * set_target(name) picks another variant the CPU supports (tests: every variant gives the same
+ * bits). Built with INITLAB_NATIVE=1 (setup.py: -march=native), there is one variant, "native".
+ * The results are the same bits in every variant: fixed lanes (vector types) for the sums,
+ * -ffp-contract=off, and tanh_f32's explicit fmaf, which is exact everywhere. */
+
+#define DEFINE_TARGET(NAME, ATTR, F32EXTRA)                                                      \
+    DEFINE_KERNELS(f32_##NAME, float, vf32, floorf, F32EXTRA, ATTR)                               \
+    DEFINE_KERNELS(f64_##NAME, double, vf64, floor, ACT_EXTRA_f64, ATTR)
+
+#if !defined(INITLAB_NATIVE) && defined(__x86_64__) && defined(__GNUC__)
+#define MULTI_TARGET 1
+#if defined(__clang__)
+#define ATTR_AVX512 __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,avx2,fma")))
+#else
+#define ATTR_AVX512 __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,avx2,fma,prefer-vector-width=512")))
+#endif
+#define ATTR_AVX2 __attribute__((target("avx2,fma")))
+#else
+#define MULTI_TARGET 0
+#endif
+
+typedef void (*chunk_fn)(const Job *, Py_ssize_t, Py_ssize_t, Counter *, uint8_t *, Acc *, Out *, Out *);
+typedef void (*decide_fn)(Job *, double);
+typedef void (*sums_fn)(const void *, Py_ssize_t, double, Out *);
+
+typedef struct Impl {
+    const char *name;     /* what build_info() and set_target() call it */
+    const char *isa;      /* the instructions the compiler may use in it */
+    const char *fma;      /* tanh's fmaf: "instruction" or "exact in double" (fmaf_exact) */
+    int (*supported)(void);
+    chunk_fn chunk[2];    /* [0] float32, [1] float64 */
+    decide_fn decide[2];
+    sums_fn sums[2];
+} Impl;
+
+static int always(void) { return 1; }
+
+#ifdef FP_FAST_FMAF
+DEFINE_TARGET(base, , ACT_EXTRA_f32)
+#define BASE_FMA "instruction"
+#else
+DEFINE_TARGET(base, , ACT_EXTRA_f32_exact)
+#define BASE_FMA "exact in double"
+#endif
+#ifdef INITLAB_NATIVE
+#define BASE_NAME "native"
+#define BASE_ISA "-march=native"
+#else
+#define BASE_NAME "baseline"
+#define BASE_ISA "the architecture's baseline (x86-64: SSE2)"
+#endif
+
+#if MULTI_TARGET
+DEFINE_TARGET(avx2, ATTR_AVX2, ACT_EXTRA_f32)
+DEFINE_TARGET(avx512, ATTR_AVX512, ACT_EXTRA_f32)
+
+static int has_avx2(void)
+{
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+}
+
+static int has_avx512(void)
+{
+    return has_avx2() && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+           __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq");
+}
+#endif
+
+#define IMPL(NAME, ISA, FMA, SUPPORTED, SUF)                                                     \
+    {NAME, ISA, FMA, SUPPORTED, {chunk_f32_##SUF, chunk_f64_##SUF},                               \
+     {decide_f32_##SUF, decide_f64_##SUF}, {sums_f32_##SUF, sums_f64_##SUF}}
+
+/* best first */
+static const Impl IMPLS[] = {
+#if MULTI_TARGET
+    IMPL("avx512", "AVX-512 F/VL/BW/DQ, AVX2, FMA; 512-bit vectors", "instruction", has_avx512, avx512),
+    IMPL("avx2", "AVX2, FMA", "instruction", has_avx2, avx2),
+#endif
+    IMPL(BASE_NAME, BASE_ISA, BASE_FMA, always, base),
+};
+#define N_IMPLS ((int)(sizeof IMPLS / sizeof IMPLS[0]))
+
+static const Impl *impl_now = &IMPLS[N_IMPLS - 1]; /* set at import: best_impl() */
+
+static const Impl *best_impl(void)
+{
+    for (int k = 0; k < N_IMPLS; k++)
+        if (IMPLS[k].supported()) return &IMPLS[k];
+    return &IMPLS[N_IMPLS - 1];
+}
+
+/* The variant called `name` if this build has it and the CPU supports it; else NULL and a
+   ValueError naming the choices. */
+static const Impl *find_impl(const char *name)
+{
+    for (int k = 0; k < N_IMPLS; k++) {
+        if (strcmp(IMPLS[k].name, name) != 0) continue;
+        if (IMPLS[k].supported()) return &IMPLS[k];
+        PyErr_Format(PyExc_ValueError, "kernel target %s: this CPU does not support it", name);
+        return NULL;
+    }
+    char names[256] = "";
+    for (int k = 0; k < N_IMPLS; k++) {
+        if (k) strncat(names, ", ", sizeof names - strlen(names) - 1);
+        strncat(names, IMPLS[k].name, sizeof names - strlen(names) - 1);
+    }
+    PyErr_Format(PyExc_ValueError, "kernel target %s: not in this build (%s)", name, names);
+    return NULL;
+}
 
 /* --- Python glue ---------------------------------------------------------------------------- */
 
@@ -502,8 +646,8 @@ static PyObject *py_sums(PyObject *self, PyObject *args)
         return NULL;
     Out o;
     Py_BEGIN_ALLOW_THREADS
-    if (xv.itemsize == 4) sums_f32((const float *)xv.buf, xv.len / 4, shift, &o);
-    else sums_f64((const double *)xv.buf, xv.len / 8, shift, &o);
+    const Impl *im = impl_now;
+    im->sums[xv.itemsize == 8](xv.buf, xv.len / xv.itemsize, shift, &o);
     Py_END_ALLOW_THREADS
     PyBuffer_Release(&xv);
     return Py_BuildValue("dd", o.s, o.ss);
@@ -526,8 +670,7 @@ static void run_thread(Job *j, Acc *t, int shared)
         if (c >= j->n_chunks) break;
         const Py_ssize_t a0 = c * j->chunk, a1 = a0 + j->chunk < j->n ? a0 + j->chunk : j->n;
         Out o, yo;
-        if (j->is64) chunk_f64(j, a0, a1, &cnt, idx, t, &o, &yo);
-        else chunk_f32(j, a0, a1, &cnt, idx, t, &o, &yo);
+        j->impl->chunk[j->is64](j, a0, a1, &cnt, idx, t, &o, &yo);
         double *sums = j->sums + 4 * c;
         sums[0] = o.s; sums[1] = o.ss; sums[2] = yo.s; sums[3] = yo.ss;
     }
@@ -785,8 +928,8 @@ static PyObject *py_summary(PyObject *self, PyObject *args)
         PyErr_SetString(PyExc_ValueError, "cols must divide the number of entries, y must match x");
         goto out;
     }
-    if (act != ACT_NONE && (overlap(&xv, &yv) || (act == ACT_TANH && !local && (xv.itemsize != 4 || !HAVE_TANH)))) {
-        PyErr_SetString(PyExc_ValueError, "act: x must not overlap y; tanh is float32 only (and needs TANH)");
+    if (act != ACT_NONE && (overlap(&xv, &yv) || (act == ACT_TANH && !local && xv.itemsize != 4))) {
+        PyErr_SetString(PyExc_ValueError, "act: x must not overlap y; tanh is float32 only");
         goto out;
     }
     if (h.on) {
@@ -802,7 +945,7 @@ static PyObject *py_summary(PyObject *self, PyObject *args)
     j->x = xv.buf; j->y = have_y ? yv.buf : NULL;
     j->n = n; j->rows = n / cols; j->cols = cols; j->is64 = xv.itemsize == 8;
     j->shift = shift; j->yshift = have_y ? yshift : 0.0; j->hist = &h;
-    j->act = act; j->alpha = alpha; j->s = have_s ? sv.buf : NULL;
+    j->act = act; j->alpha = alpha; j->s = have_s ? sv.buf : NULL; j->impl = impl_now;
     /* chunks of whole rows when dead units are tracked, else of whole blocks */
     const Py_ssize_t unit = have_a ? cols : BLOCK;
     j->chunk = unit >= CHUNK ? unit : (CHUNK / unit) * unit;
@@ -815,8 +958,7 @@ static PyObject *py_summary(PyObject *self, PyObject *args)
     acc[1].alive = alive1;
     Py_BEGIN_ALLOW_THREADS
     if (isnan(j->shift) || isnan(j->yshift)) {
-        if (j->is64) decide_f64(j, 1e3);
-        else decide_f32(j, 4.0);
+        j->impl->decide[j->is64](j, j->is64 ? 1e3 : 4.0);
     }
     run_layer(j, acc);
     Py_END_ALLOW_THREADS
@@ -857,6 +999,56 @@ static PyObject *py_set_threads(PyObject *self, PyObject *args)
     return PyLong_FromLong(old);
 }
 
+static PyObject *py_set_target(PyObject *self, PyObject *args)
+{
+    const char *name;
+    if (!PyArg_ParseTuple(args, "s", &name))
+        return NULL;
+    const Impl *im = find_impl(name);
+    if (im == NULL) return NULL;
+    const char *old = impl_now->name;
+    impl_now = im; /* calls already running keep theirs (Job.impl) */
+    return PyUnicode_FromString(old);
+}
+
+#ifndef INITLAB_CFLAGS
+#define INITLAB_CFLAGS "?"
+#endif
+#if defined(__clang__)
+#define COMPILER "clang " __clang_version__
+#elif defined(__GNUC__)
+#define COMPILER "gcc " __VERSION__
+#else
+#define COMPILER "unknown"
+#endif
+
+static PyObject *py_build_info(PyObject *self, PyObject *noargs)
+{
+    PyObject *built = PyList_New(0), *usable = PyList_New(0);
+    if (!built || !usable) goto fail;
+    for (int k = 0; k < N_IMPLS; k++) {
+        PyObject *name = PyUnicode_FromString(IMPLS[k].name);
+        if (!name || PyList_Append(built, name) < 0 ||
+            (IMPLS[k].supported() && PyList_Append(usable, name) < 0)) {
+            Py_XDECREF(name);
+            goto fail;
+        }
+        Py_DECREF(name);
+    }
+    const Impl *im = impl_now;
+    PyObject *d = Py_BuildValue("{s:s,s:s,s:s,s:s,s:s,s:s,s:O,s:O}", "compiler", COMPILER,
+                                "flags", INITLAB_CFLAGS, "target", im->name, "isa", im->isa,
+                                "best", best_impl()->name, "tanh_fma", im->fma,
+                                "targets", built, "supported", usable);
+    Py_DECREF(built);
+    Py_DECREF(usable);
+    return d;
+fail:
+    Py_XDECREF(built);
+    Py_XDECREF(usable);
+    return NULL;
+}
+
 static PyMethodDef methods[] = {
     {"sums", py_sums, METH_VARARGS, sums_doc},
     {"summary", py_summary, METH_VARARGS, summary_doc},
@@ -866,6 +1058,15 @@ static PyMethodDef methods[] = {
     {"set_threads", py_set_threads, METH_VARARGS,
      "set_threads(k) -> previous: 2 (the default) lets the worker thread take chunks too, 1 runs\n"
      "them all on the caller (the same results either way)."},
+    {"set_target", py_set_target, METH_VARARGS,
+     "set_target(name) -> previous: run the kernels' variant `name` (one of build_info()['targets']\n"
+     "that the CPU supports; ValueError otherwise). Every variant gives the same bits; at import\n"
+     "the best supported one is chosen, or INITLAB_KERNEL_TARGET's."},
+    {"build_info", py_build_info, METH_NOARGS,
+     "build_info() -> dict: compiler, flags (the compile options), target (the variant running),\n"
+     "isa (its instructions), best (the best variant this CPU supports), tanh_fma ('instruction' or\n"
+     "'exact in double': how tanh_f32's fused multiply-adds are done; the same bits either way), targets (built, best\n"
+     "first), supported (those this CPU can run)."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -882,10 +1083,23 @@ PyMODINIT_FUNC PyInit__fused(void)
         pthread_atfork(NULL, NULL, after_fork_child);
         registered = 1;
     }
-    PyObject *m = PyModule_Create(&module);
-    if (m != NULL && PyModule_AddIntConstant(m, "TANH", HAVE_TANH) < 0) {
-        Py_DECREF(m);
-        return NULL;
+    impl_now = best_impl();
+    const char *want = getenv("INITLAB_KERNEL_TARGET");
+    if (want != NULL && want[0] != '\0') {
+        const Impl *im = find_impl(want);
+        if (im != NULL) impl_now = im;
+        else { /* a warning, not an ImportError: that would quietly switch to the numpy path */
+            PyObject *type, *value, *tb;
+            PyErr_Fetch(&type, &value, &tb);
+            PyObject *msg = value ? PyObject_Str(value) : NULL;
+            Py_XDECREF(type); Py_XDECREF(value); Py_XDECREF(tb);
+            if (msg == NULL) { PyErr_Clear(); msg = PyUnicode_FromString(want); }
+            if (msg == NULL) return NULL;
+            int bad = PyErr_WarnFormat(PyExc_RuntimeWarning, 1, "INITLAB_KERNEL_TARGET: %U; using %s",
+                                       msg, impl_now->name) < 0;
+            Py_XDECREF(msg);
+            if (bad) return NULL;
+        }
     }
-    return m;
+    return PyModule_Create(&module);
 }

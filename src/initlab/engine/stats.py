@@ -56,9 +56,10 @@ _UNTRUSTED = object()
 # and bincount's table stay in L2 (1.25 MB per core on the machine measured), large enough that
 # the ~15 numpy calls per chunk (~15 us) stay small beside the work.
 _SWEEP_BYTES = 1 << 18
-# |mean| / std above which E[x^2] - mean^2 loses too many digits for the dtype's dot product,
-# so the sums are taken about a shift. float32 dot products over a chunk are good to ~1e-7, so
-# the variance's relative error, ~1e-7 * (1 + mean^2 / var), stays under 1e-6.
+# |mean| / std above which E[x^2] - mean^2 loses too many digits for the dtype's sums, so the
+# sums are taken about a shift. The kernel's float32 sums are good to ~4e-7 (at most 7 float32
+# roundings per term; the numpy path's are float64), so the variance's relative error,
+# ~4e-7 * (1 + mean^2 / var), stays under 2e-6.
 _SHIFT_RATIO = {np.dtype(np.float32): 4.0, np.dtype(np.float64): 1e3}
 # Mean square below which squares approach underflow (float32 normals end at 1.2e-38).
 _TINY = {np.dtype(np.float32): 1e-30, np.dtype(np.float64): 1e-290}
@@ -126,13 +127,24 @@ class _Accumulator:
     @staticmethod
     def _sums(c: np.ndarray, shift: float) -> tuple[float, float]:
         """Sum of ``c - shift`` and of its squares: the kernel's one pass (per-block sums in
-        the dtype, added up in double), or two BLAS dot products (a chunk is short enough for
-        float32 accumulation) after a subtraction when shifted."""
+        the dtype, added up in double), or, after a subtraction when shifted, two BLAS dot
+        products (float64), or for float32 numpy's pairwise sums of a float64 copy (products
+        exact; error below log2(n) 2^-53 of the sum of squares). Not BLAS's float32 dot
+        product: it accumulates a whole chunk in a few float32 lanes, and terms close to each
+        other (a saturated tanh layer: most within an ulp of 1) round the same way at every
+        addition, so the error grows with the chunk: 6.3e-6 of the sum of squares measured
+        (OpenBLAS 0.3.31, 200k tanh values). Not BLAS's float64 dot of the copy either: 10-35x
+        slower here on a busy 2-core machine (its threads)."""
         if KERNEL is not None and c.flags.c_contiguous:
             return KERNEL.sums(c, shift)
         if shift != 0.0:
             c = np.subtract(c, shift, out=_scratch("shift", c.size, c.dtype))
-        return float(np.dot(c, _ones_for(c))), float(np.dot(c, c))
+        if c.dtype == np.float64:
+            return float(np.dot(c, _ones_for(c))), float(np.dot(c, c))
+        c64 = _scratch("sums64", c.size, np.float64)
+        np.copyto(c64, c)
+        s = float(np.add.reduce(c64))
+        return s, float(np.add.reduce(np.multiply(c64, c64, out=c64)))
 
     def decide(self, c: np.ndarray) -> tuple[float, float] | None:
         """Choose the shift from the first chunk ``c`` (without adding it); return its sums
@@ -691,14 +703,28 @@ def _kernel_code(act) -> tuple[int, float] | None:
     return code, float(act.params[param]) if param else 0.0
 
 
+def kernel_info() -> dict:
+    """What does the per-layer pass: ``{"built": False, "float32_tanh": "numpy"}`` without the C
+    kernel (the numpy path), else ``built`` True and, from :func:`initlab.engine._fused.build_info`,
+    ``target`` (the instruction-set variant chosen at import: avx512, avx2, baseline or native),
+    ``compiler``, ``flags`` and ``tanh_fma`` (how its tanh's exact fused multiply-adds are done),
+    with ``float32_tanh`` "tanh_f32" (the kernel's, the same bits in every variant)."""
+    if KERNEL is None:
+        return {"built": False, "float32_tanh": "numpy"}
+    info = KERNEL.build_info()
+    return {"built": True, "target": info["target"], "compiler": info["compiler"],
+            "flags": info["flags"], "tanh_fma": info["tanh_fma"], "float32_tanh": "tanh_f32"}
+
+
 def kernel_activation(act, dtype) -> tuple[int, float] | None:
     """(code, parameter) of the activation ``act`` in :func:`initlab.engine._fused.summary`, or None
     when numpy applies it. The kernel's ReLU, leaky ReLU and identity give numpy's values bit
     for bit; its float32 tanh is its own (within 1.08 ulp of the exact tanh over every float32,
-    numpy's 1.37 on the machine measured; the same bits on every machine), used where the
-    kernel was built with a fused multiply-add (``_fused.TANH``); float64 tanh is numpy's."""
+    numpy's 1.37 on the machine measured; the same bits on every machine and in every
+    instruction-set variant of the kernel: its fused multiply-adds are exact everywhere);
+    float64 tanh is numpy's."""
     found = _kernel_code(act)
-    if found is not None and found[0] == 2 and not (KERNEL.TANH and np.dtype(dtype) == np.float32):
+    if found is not None and found[0] == 2 and np.dtype(dtype) != np.float32:
         return None
     return found
 

@@ -337,12 +337,16 @@ def manifest(folder: Path, extra: dict) -> dict:
 
 
 def versions() -> dict:
+    """Library versions, the platform and the statistics kernel's build (``kernel``: see
+    :func:`initlab.engine.stats.kernel_info`; float32 tanh results depend on whether it is built).
+    Machine-specific: manifests are not compared across machines (io/check_results.py skips them)."""
     import platform
     import sys
 
     import numpy
 
     from initlab import __version__
+    from initlab.engine.stats import kernel_info
 
     return {"initlab": __version__, "python": sys.version.split()[0], "numpy": numpy.__version__,
-            "platform": platform.platform()}
+            "platform": platform.platform(), "kernel": kernel_info()}
