@@ -39,15 +39,15 @@ def test_run_writes_every_file(cfg, tmp_path, capsys, monkeypatch):
     assert doc["schema_version"] == 1 and doc["config"]["network"]["depth"] == 4
     man = json.loads((out / "manifest.json").read_text())
     assert man["seed"] == 1 and set(man["files"]) == set(names) - {"manifest.json"}
-    kernel = man["versions"]["kernel"]  # whether the C kernel ran, and which build of it
-    from initlab.engine import stats
+    ran = man["versions"]["kernel"]  # whether the C kernel ran, and which build of it
+    from initlab.engine import kernel
 
-    if stats.KERNEL is None:
-        assert kernel == {"built": False, "float32_tanh": "numpy"}
+    if kernel.KERNEL is None:
+        assert ran == {"built": False, "float32_tanh": "numpy"}
     else:
-        info = stats.KERNEL.build_info()
-        assert kernel["built"] and kernel["target"] == info["target"] and kernel["compiler"] == info["compiler"]
-        assert kernel["float32_tanh"] == "tanh_f32" and "-ffp-contract=off" in kernel["flags"]
+        info = kernel.KERNEL.build_info()
+        assert ran["built"] and ran["target"] == info["target"] and ran["compiler"] == info["compiler"]
+        assert ran["float32_tanh"] == "tanh_f32" and "-ffp-contract=off" in ran["flags"]
     text = capsys.readouterr().out
     assert "wrote results/tiny/" in text and "std dL/dW" in text
 
@@ -112,12 +112,12 @@ def test_list_and_version(capsys, monkeypatch):
     assert main(["--version"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("initlab ") and len(lines) == 2
-    from initlab.engine import stats
+    from initlab.engine import kernel
 
-    if stats.KERNEL is not None:  # "kernel: avx2 (gcc 12.2.0)"
-        info = stats.KERNEL.build_info()
+    if kernel.KERNEL is not None:  # "kernel: avx2 (gcc 12.2.0)"
+        info = kernel.KERNEL.build_info()
         assert lines[1] == f"kernel: {info['target']} ({info['compiler']})"
-    monkeypatch.setattr(stats, "KERNEL", None)  # as without a C compiler
+    monkeypatch.setattr(kernel, "KERNEL", None)  # as without a C compiler
     assert main(["--version"]) == 0
     assert capsys.readouterr().out.splitlines()[1] == (
         "kernel: not built (numpy fallback, slower; install a C compiler and reinstall)")
@@ -190,10 +190,10 @@ def test_a_tanh_run_imports_no_scipy():
 def test_numpy_fallback_runs_and_agrees(cfg, tmp_path, monkeypatch):
     """Without the C kernel (as without a compiler) `initlab run` still works, says so in the
     manifest, and gives the kernel's statistics (float64: both paths' sums within 1e-12)."""
-    from initlab.engine import stats
+    from initlab.engine import kernel
 
     assert main(["run", str(cfg), "--out", "k", "--backward", "--no-figures", "-q"]) == 0
-    monkeypatch.setattr(stats, "KERNEL", None)
+    monkeypatch.setattr(kernel, "KERNEL", None)
     assert main(["run", str(cfg), "--out", "n", "--backward", "--no-figures", "-q"]) == 0
     assert json.loads((tmp_path / "n" / "manifest.json").read_text())["versions"]["kernel"]["built"] is False
     rows_k = list(csv.DictReader(open(tmp_path / "k" / "stats.csv")))

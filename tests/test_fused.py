@@ -16,7 +16,7 @@ import os
 import numpy as np
 import pytest
 
-from initlab.engine import activations, stats
+from initlab.engine import activations, kernel, stats
 
 _fused = pytest.importorskip("initlab.engine._fused", reason="the C kernel was not built")
 
@@ -27,7 +27,7 @@ def numpy_path(monkeypatch):
 
     def call(f, *args, **kwargs):
         with monkeypatch.context() as m:
-            m.setattr(stats, "KERNEL", None)
+            m.setattr(kernel, "KERNEL", None)
             return f(*args, **kwargs)
 
     return call

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from initlab.engine import activations, network, stats
+from initlab.engine import activations, kernel, moments, network, stats
 from initlab.engine.parameters import StoredParameters
 from initlab import config
 from initlab.runs import experiment
@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 class CountingKernel:
-    """Stands in for the kernel module (stats.KERNEL), counting its one-pass calls."""
+    """Stands in for the kernel module (kernel.KERNEL), counting its one-pass calls."""
 
     def __init__(self, kernel):
         self._kernel, self.calls = kernel, 0
@@ -54,11 +54,11 @@ class StatsPath:
 
         monkeypatch.setattr(stats, "_sweep_step", counting)
         if name == "numpy":
-            monkeypatch.setattr(stats, "KERNEL", None)
+            monkeypatch.setattr(kernel, "KERNEL", None)
             self.kernel = None
         else:
-            self.kernel = CountingKernel(stats.KERNEL)
-            monkeypatch.setattr(stats, "KERNEL", self.kernel)
+            self.kernel = CountingKernel(kernel.KERNEL)
+            monkeypatch.setattr(kernel, "KERNEL", self.kernel)
 
     def assert_did_the_work(self):
         """The kernel ran, or the numpy path swept in several chunks: the small chunks the test
@@ -74,7 +74,7 @@ def path(request, monkeypatch):
     """Run the test on both paths of the statistics: the compiled kernel (skipped when it was
     not built) and numpy's (the kernel switched off, as tests/test_fused.py's numpy_path).
     Small chunks (``_SWEEP_BYTES``) are a numpy-path setting: the kernel chunks on its own."""
-    if request.param == "kernel" and stats.KERNEL is None:
+    if request.param == "kernel" and kernel.KERNEL is None:
         pytest.skip("the C kernel was not built")
     return StatsPath(request.param, monkeypatch)
 
@@ -141,7 +141,7 @@ CASES = [  # (activation, initializer, batch, width, depth): odd sizes, clipped 
 def test_every_statistic_matches_the_plain_formulas(act, init, batch, width, depth, path, monkeypatch):
     # numpy path: small chunks so that every array is swept in several pieces, including an odd
     # last one
-    monkeypatch.setattr(stats, "_SWEEP_BYTES", 4096 * 4)
+    monkeypatch.setattr(moments, "_SWEEP_BYTES", 4096 * 4)
     cfg = cfg_of(network__activation=act, network__initializer=init, network__depth=depth,
                  network__width=width, input__batch=batch, input__dim=width, dtype="float32",
                  backward__enabled=True)
@@ -202,7 +202,7 @@ def test_chunked_moments_stay_exact_to_the_dtype(dtype, loc, scale, path, monkey
     """Far-from-zero means, tiny values (squares underflow in float32) and constant arrays
     leave the chunked one-pass sums for a shifted or rescaled pass: same answer as float64,
     on the kernel's sums and on numpy's chunked ones."""
-    monkeypatch.setattr(stats, "_SWEEP_BYTES", 8192)
+    monkeypatch.setattr(moments, "_SWEEP_BYTES", 8192)
     x = (loc + scale * np.random.default_rng(1).standard_normal((300, 100))).astype(dtype)
     h = np.empty_like(x)
     mz, st = stats.ActivationSummarizer(None, None).sweep(x, activations.LINEAR, h)
@@ -305,7 +305,7 @@ def test_help_does_not_import_matplotlib_or_the_engine():
 
 @pytest.mark.parametrize("act", ["relu", "tanh"])
 def test_dead_units_are_tracked_exactly_chunk_by_chunk(act, path, monkeypatch):
-    monkeypatch.setattr(stats, "_SWEEP_BYTES", 4096 * 4)  # numpy path: several chunks of whole rows
+    monkeypatch.setattr(moments, "_SWEEP_BYTES", 4096 * 4)  # numpy path: several chunks of whole rows
     rng = np.random.default_rng(2)
     x = rng.random((300, 64)).astype(np.float32)  # non-negative input
     w = rng.standard_normal((64, 70)).astype(np.float32)

@@ -8,7 +8,6 @@ written). matplotlib is imported only by the commands that draw, scipy only when
 from __future__ import annotations
 
 import sys
-from typing import Annotated
 
 import typer
 
@@ -17,44 +16,9 @@ try:  # typer >= 0.2x vendors click; older releases depend on it
 except ImportError:  # pragma: no cover
     from click import ClickException
 
-from initlab import __version__
 from initlab.errors import InitlabError
 
-app = typer.Typer(
-    add_completion=False,
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    help="initlab: a laboratory for weight-initialization studies. Run deep networks at a chosen "
-         "depth, width, activation and initializer and get per-layer statistics, histograms and "
-         "figures.",
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
-
-
-def _version(value: bool) -> None:
-    if value:
-        from initlab.engine.stats import kernel_info
-
-        k = kernel_info()
-        typer.echo(f"initlab {__version__}")
-        typer.echo(f"kernel: {k['target']} ({k['compiler']})" if k["built"] else
-                   "kernel: not built (numpy fallback, slower; install a C compiler and reinstall)")
-        raise typer.Exit()
-
-
-@app.callback()
-def _root(
-    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
-                                          help="Print the version and the statistics kernel's build, and exit.")] = False,
-) -> None:
-    pass
-
-
-def console():
-    """A rich console for stdout (rich is imported on first use)."""
-    from rich.console import Console
-
-    return Console(highlight=False)
+from initlab.cli.app import app  # noqa: E402
 
 
 class Terminated(BaseException):

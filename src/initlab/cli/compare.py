@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from initlab.cli import app, console as make_console
+from initlab.cli.app import app, console as make_console
 
 RICH_LAYER_CAP = 30  # deeper nets show 21 evenly spaced layers in the terminal (all in summary.md)
 

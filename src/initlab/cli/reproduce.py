@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from initlab.cli import app, console as make_console
+from initlab.cli.app import app, console as make_console
 
 EXIT_CLAIM_FAILED = 3
 

@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from initlab.cli import app, console as make_console
+from initlab.cli.app import app, console as make_console
 
 def _fmt(v, pct: bool = False) -> str:
     if v is None:

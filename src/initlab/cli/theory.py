@@ -11,7 +11,7 @@ from typing import Annotated, Optional
 import typer
 
 from initlab.errors import ConfigError
-from initlab.cli import app, console as make_console
+from initlab.cli.app import app, console as make_console
 
 
 def parse_range(text: str, field: str) -> list[float]:

@@ -35,394 +35,20 @@ The numpy path:
   thread competes for the GIL; the kernel's worker thread does not).
 """
 
+
 from __future__ import annotations
 
 import math
-import threading
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 
-try:  # the compiled one-pass kernel (src/initlab/_fused.c); without it, the numpy path below
-    from initlab.engine import _fused as KERNEL
-except ImportError:  # pragma: no cover - a build without a C compiler
-    KERNEL = None
-
-# What ActivationSummarizer._fused returns when the kernel ran but its sums cannot be trusted.
-_UNTRUSTED = object()
-
-# Entries per chunk of a sweep (256 KB): small enough that a chunk, its float and uint8 scratch
-# and bincount's table stay in L2 (1.25 MB per core on the machine measured), large enough that
-# the ~15 numpy calls per chunk (~15 us) stay small beside the work.
-_SWEEP_BYTES = 1 << 18
-# |mean| / std above which E[x^2] - mean^2 loses too many digits for the dtype's sums, so the
-# sums are taken about a shift. The kernel's float32 sums are good to ~4e-7 (at most 7 float32
-# roundings per term; the numpy path's are float64), so the variance's relative error,
-# ~4e-7 * (1 + mean^2 / var), stays under 2e-6.
-_SHIFT_RATIO = {np.dtype(np.float32): 4.0, np.dtype(np.float64): 1e3}
-# Mean square below which squares approach underflow (float32 normals end at 1.2e-38).
-_TINY = {np.dtype(np.float32): 1e-30, np.dtype(np.float64): 1e-290}
-
-
-def _sweep_step(a: np.ndarray) -> int:
-    return max(4096, _SWEEP_BYTES // a.itemsize)
-
-
-# --- reused buffers, one set per thread -----------------------------------------------------
-
-_LOCAL = threading.local()
-
-
-def _scratch(name: str, n: int, dtype) -> np.ndarray:
-    """A reusable 1-D buffer of at least ``n`` entries, private to the calling thread."""
-    dtype = np.dtype(dtype)
-    bufs = getattr(_LOCAL, "bufs", None)
-    if bufs is None:
-        bufs = _LOCAL.bufs = {}
-    key = (name, dtype)
-    buf = bufs.get(key)
-    if buf is None or buf.size < n:
-        buf = bufs[key] = np.empty(max(n, 1024), dtype=dtype)
-    return buf[:n]
-
-
-def release_buffers() -> None:
-    """Drop the calling thread's reused buffers (a few chunks' worth; they live as long as the
-    thread otherwise)."""
-    _LOCAL.bufs = {}
-
-
-@lru_cache(maxsize=16)
-def _ones(n: int, dtype: str) -> np.ndarray:
-    return np.ones(n, dtype=dtype)
-
-
-def _ones_for(c: np.ndarray) -> np.ndarray:
-    """A vector of ones as long as the 1-D ``c`` (cached in power-of-two lengths)."""
-    return _ones(max(1024, 1 << (c.size - 1).bit_length()), c.dtype.str)[: c.size]
-
-
-# --- moments --------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Moments:
-    mean: float
-    std: float
-    nonfinite: int  # entries that are inf or NaN (then mean/std are over the finite ones)
-
-
-class _Accumulator:
-    """Sum and sum of squares over a stream of chunks, about a shift: 0, or the first chunk's
-    mean when that chunk shows |mean| large against the std (then every chunk costs one more
-    pass). :meth:`result` is None when the sums cannot be trusted (non-finite values, squares
-    near underflow, cancellation left over): the caller then uses :func:`moments`."""
-
-    __slots__ = ("n", "s", "ss", "shift", "ratio", "tiny")
-
-    def __init__(self, dtype: np.dtype):
-        self.n, self.s, self.ss, self.shift = 0, 0.0, 0.0, None
-        self.ratio, self.tiny = _SHIFT_RATIO[dtype], _TINY[dtype]
-
-    @staticmethod
-    def _sums(c: np.ndarray, shift: float) -> tuple[float, float]:
-        """Sum of ``c - shift`` and of its squares: the kernel's one pass (per-block sums in
-        the dtype, added up in double), or, after a subtraction when shifted, two BLAS dot
-        products (float64), or for float32 numpy's pairwise sums of a float64 copy (products
-        exact; error below log2(n) 2^-53 of the sum of squares). Not BLAS's float32 dot
-        product: it accumulates a whole chunk in a few float32 lanes, and terms close to each
-        other (a saturated tanh layer: most within an ulp of 1) round the same way at every
-        addition, so the error grows with the chunk: 6.3e-6 of the sum of squares measured
-        (OpenBLAS 0.3.31, 200k tanh values). Not BLAS's float64 dot of the copy either: 10-35x
-        slower here on a busy 2-core machine (its threads)."""
-        if KERNEL is not None and c.flags.c_contiguous:
-            return KERNEL.sums(c, shift)
-        if shift != 0.0:
-            c = np.subtract(c, shift, out=_scratch("shift", c.size, c.dtype))
-        if c.dtype == np.float64:
-            return float(np.dot(c, _ones_for(c))), float(np.dot(c, c))
-        c64 = _scratch("sums64", c.size, np.float64)
-        np.copyto(c64, c)
-        s = float(np.add.reduce(c64))
-        return s, float(np.add.reduce(np.multiply(c64, c64, out=c64)))
-
-    def decide(self, c: np.ndarray) -> tuple[float, float] | None:
-        """Choose the shift from the first chunk ``c`` (without adding it); return its sums
-        when the shift is 0 (they are the ones to add), else None."""
-        s, ss = self._sums(c, 0.0)
-        k = c.size
-        m = s / k
-        var = ss / k - m * m
-        if math.isfinite(var) and (var * self.ratio < m * m or var <= 0.0) and m != 0.0:
-            self.shift = float(c.dtype.type(m))
-            return None
-        self.shift = 0.0
-        return s, ss
-
-    def add(self, c: np.ndarray) -> None:
-        if self.shift is None:  # the first chunk decides the shift
-            first = self.decide(c)
-            if first is not None:
-                self.add_sums(c.size, *first)
-                return
-        self.add_sums(c.size, *self._sums(c, self.shift))
-
-    @classmethod
-    def of_sums(cls, dtype: np.dtype, k: int, shift: float, s: float, ss: float) -> Moments | None:
-        """:meth:`result` for sums (about ``shift``) of ``k`` entries computed elsewhere (the
-        kernel's)."""
-        acc = cls(dtype)
-        acc.shift = shift
-        acc.add_sums(k, s, ss)
-        return acc.result()
-
-    def add_sums(self, k: int, s: float, ss: float) -> None:
-        """Add the sums (about :attr:`shift`) of ``k`` entries computed elsewhere."""
-        self.n += k
-        self.s += s
-        self.ss += ss
-
-    def result(self) -> Moments | None:
-        if self.n == 0:
-            return None
-        d, msq = self.s / self.n, self.ss / self.n
-        if not (math.isfinite(d) and math.isfinite(msq)) or msq < self.tiny:
-            return None
-        var = msq - d * d
-        if var * self.ratio < d * d or var <= 0.0:
-            return None
-        return Moments(self.shift + d, math.sqrt(var), 0)
-
-
-def _float_flat(x: np.ndarray) -> np.ndarray:
-    flat = np.ascontiguousarray(x).reshape(-1)
-    if flat.dtype not in _TINY:
-        flat = flat.astype(np.float64)
-    return flat
-
-
-def moments(x: np.ndarray) -> Moments:
-    """Mean and population std of every entry of ``x``.
-
-    Two BLAS dot products per chunk (see :class:`_Accumulator`), about a shift when |mean| is
-    large against the std. Non-finite entries are excluded and counted; when the sums still
-    cannot be trusted, a second pass about the mean, or a rescaled float64 pass when squares
-    under- or overflow.
-    """
-    flat = _float_flat(x)
-    n = flat.size
-    if n == 0:
-        return Moments(math.nan, math.nan, 0)
-    with np.errstate(over="ignore", invalid="ignore", under="ignore"):
-        acc = _Accumulator(flat.dtype)
-        step = _sweep_step(flat)
-        for a in range(0, n, step):
-            acc.add(flat[a : a + step])
-        m = acc.result()
-        if m is not None:
-            return m
-        finite = np.isfinite(flat)
-        nf = int(n - np.count_nonzero(finite))
-        if nf:
-            if nf == n:
-                return Moments(math.nan, math.nan, nf)
-            m = moments(flat[finite])
-            return Moments(m.mean, m.std, nf)
-        mean = acc.shift + acc.s / acc.n
-        if math.isfinite(mean) and acc.ss / acc.n >= acc.tiny:
-            return _shifted(flat, mean)  # a first chunk unlike the rest
-        return _careful(flat)  # squares under- or overflow
-
-
-def _shifted(flat: np.ndarray, center: float) -> Moments:
-    """Moments about ``center`` (the mean from a first pass): no cancellation."""
-    acc = _Accumulator(flat.dtype)
-    acc.shift = float(flat.dtype.type(center))
-    step = _sweep_step(flat)
-    for a in range(0, flat.size, step):
-        acc.add(flat[a : a + step])
-    return acc.result() or _careful(flat)
-
-
-def _careful(flat: np.ndarray) -> Moments:
-    x = flat.astype(np.float64)
-    scale = float(np.max(np.abs(x))) if x.size else 0.0
-    if scale == 0.0 or not math.isfinite(scale):
-        return Moments(float(np.mean(x)) if scale == 0.0 else math.nan, 0.0 if scale == 0.0 else math.nan, 0)
-    x = x / scale  # avoid overflow of squares for huge finite values
-    mean = float(np.mean(x))
-    x -= mean
-    return Moments(mean * scale, math.sqrt(float(np.dot(x, x)) / x.size) * scale, 0)
-
-
-# --- histograms -----------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Histogram:
-    """Counts of one array over fixed edges. ``counts.sum() + below + above + nonfinite`` is
-    the number of entries."""
-
-    edges: np.ndarray  # (bins + 1,)
-    counts: np.ndarray  # (bins,) int64
-    below: int
-    above: int
-    nonfinite: int
-
-    @property
-    def total(self) -> int:
-        return int(self.counts.sum()) + self.below + self.above + self.nonfinite
-
-
-class Histogrammer:
-    """Fixed-range histograms (``np.histogram`` bin semantics: half-open bins, the last one
-    closed) with reused index buffers, so a layer costs a few vector passes and one bincount.
-
-    Bin index = floor(x * scale + offset), scale = bins / (hi - lo), offset = -lo * scale;
-    out-of-range values (only when min/max say there are some) are clipped onto the end bins
-    and then moved out by exact comparisons with ``lo`` and ``hi``; index ``bins`` (x == hi)
-    joins the last bin. Ties with inner edges are decided by that floating-point arithmetic (as
-    numpy's fast path), which can differ from exact edge comparison by one bin for values
-    within about 1e-7 (float32) of the range's width from an edge -- except at 0, which is
-    exact: when 0 is an edge (symmetric ranges: tanh, gradients) the offset is exactly an
-    integer k0 and the index is floor(x * scale) + k0, which keeps the sign of every nonzero
-    x (for scale < 1, where a subnormal x * scale could round to -0, the negatives are counted
-    instead and the strays moved). A collapsed layer, all of it near 0, is binned exactly.
-    """
-
-    def __init__(self, lo: float, hi: float, bins: int):
-        if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi and bins >= 1):
-            raise ValueError(f"bad histogram range [{lo}, {hi}] x {bins}")
-        self.lo, self.hi, self.bins = float(lo), float(hi), int(bins)
-        self.edges = np.linspace(self.lo, self.hi, self.bins + 1)
-        self._scale = self.bins / (self.hi - self.lo)
-        offset = -self.lo * self._scale
-        k0 = round(offset)
-        self._zero_edge = k0 if 0 < k0 < self.bins and abs(offset - k0) <= 1e-9 * self.bins else None
-        if self._zero_edge is not None:
-            self.edges[k0] = 0.0
-        self._floor = self._zero_edge is not None and self._scale >= 1.0
-        # floor() may put x == lo at -1 (lo * scale rounds below -k0): index slots are shifted
-        # by one then, slot 0 joining bin 0
-        self._shift = 1 if self._floor else 0
-        self._offset = float(k0 + self._shift) if self._zero_edge is not None else offset
-        self._slots = self.bins + 1 + self._shift  # indices 0 .. bins (+ shift)
-
-    def kernel_spec(self) -> tuple | None:
-        """This histogram for :mod:`initlab.engine._fused` (bins, mode, k0, scale, offset, lo, hi), or
-        None when it has too many bins for uint8 slots (then the numpy path counts)."""
-        if self.bins + 2 > 256:
-            return None
-        if self._zero_edge is None:
-            return (self.bins, 0, 0, self._scale, self._offset, self.lo, self.hi)
-        if self._floor:  # floor(x * scale) + k0
-            return (self.bins, 1, self._zero_edge, self._scale, 0.0, self.lo, self.hi)
-        return (self.bins, 2, self._zero_edge, self._scale, float(self._zero_edge), self.lo, self.hi)
-
-    def kernel_counts(self, raw: np.ndarray) -> tuple[np.ndarray, int, int]:
-        """(counts, below, above) from the kernel's ``bins + 2`` slots."""
-        return raw[: self.bins].copy(), int(raw[self.bins]), int(raw[self.bins + 1])
-
-    def count(self, f: np.ndarray, mn: float | None = None, mx: float | None = None
-              ) -> tuple[np.ndarray, int, int]:
-        """(counts, below, above) of the finite 1-D array ``f`` whose min/max are ``mn``/``mx``
-        (computed when not given). Thread-safe: buffers are per thread."""
-        spec = self.kernel_spec() if KERNEL is not None and f.dtype in _TINY else None
-        if spec is not None and f.size:
-            raw = np.zeros(self.bins + 2, np.int64)
-            KERNEL.summary(np.ascontiguousarray(f), f.size, 0.0, spec, raw, None, None)
-            return self.kernel_counts(raw)
-        with np.errstate(over="ignore", invalid="ignore", under="ignore"):
-            acc = self.accumulator()
-            step = _sweep_step(f)
-            for a in range(0, f.size, step):
-                self.add(acc, f[a : a + step], mn, mx)
-            return self.finish(acc)
-
-    def accumulator(self) -> list:
-        """[raw counts, below, above, unpaired, negatives]: what :meth:`add` accumulates."""
-        size = 256 * self._slots if self._slots <= 256 else self._slots
-        return [np.zeros(size, np.int64), 0, 0, 0, 0]
-
-    def add(self, acc: list, f: np.ndarray, mn: float | None = None, mx: float | None = None) -> None:
-        """Count the finite 1-D array ``f`` (min/max ``mn``/``mx``, computed when not given)
-        into ``acc``."""
-        n = f.size
-        if n == 0:
-            return
-        if mn is None:
-            mn, mx = float(f.min()), float(f.max())
-        lo, hi = self.lo, self.hi
-        out_low, out_high = mn < lo, mx > hi
-        if out_low or out_high:
-            bo = _scratch("bool", n, np.bool_)
-            if out_low:
-                acc[1] += int(np.count_nonzero(np.less(f, lo, out=bo)))
-            if out_high:
-                acc[2] += int(np.count_nonzero(np.greater(f, hi, out=bo)))
-        if self._zero_edge is not None and not self._floor and mn < 0.0:
-            acc[4] += n if mx < 0.0 else int(np.count_nonzero(np.less(f, 0, out=_scratch("bool", n, np.bool_))))
-        small = self._slots <= 256  # uint8 indices, counted two at a time
-        idx = _scratch("hist_u8", n, np.uint8) if small else _scratch("hist_intp", n, np.intp)
-        if out_low or out_high:  # out-of-range values onto the end bins (then moved out)
-            t = _scratch("hist_t", n, f.dtype)
-            if out_low and out_high:
-                np.clip(f, lo, hi, out=t)
-            elif out_high:
-                np.minimum(f, hi, out=t)
-            else:
-                np.maximum(f, lo, out=t)
-            f = t
-        if self._offset == 0.0:  # lo == 0: one pass, truncation == floor for x >= 0
-            np.multiply(f, self._scale, out=idx, casting="unsafe")
-        else:
-            t = np.multiply(f, self._scale, out=_scratch("hist_t", n, f.dtype))
-            if self._floor:
-                np.floor(t, out=t)
-            # the casting output truncates: floor for t + offset >= 0 (or in (-1, 0), at lo)
-            np.add(t, self._offset, out=idx, casting="unsafe")
-        raw = acc[0]
-        if small:
-            # np.bincount over the uint16 view counts two entries per step: pair value
-            # a + 256 b lands at [b, a] of a (slots, 256) table (see finish)
-            m = n & ~1
-            if m:
-                raw += np.bincount(idx[:m].view(np.uint16), minlength=raw.size)[: raw.size]
-            if n & 1:  # the last entry has no partner: count it as the pair (idx, 0) ...
-                raw[int(idx[n - 1])] += 1
-                acc[3] += 1  # ... and remember the phantom 0 for finish()
-        else:
-            raw += np.bincount(idx, minlength=raw.size)[: raw.size]
-
-    def finish(self, acc: list) -> tuple[np.ndarray, int, int]:
-        """(counts, below, above) from an accumulator."""
-        bins, k = self.bins, self._slots
-        raw, below, above = acc[0], acc[1], acc[2]
-        if k <= 256:
-            table = raw.reshape(k, 256)[:, :k]
-            slots = table.sum(axis=0) + table.sum(axis=1)
-            slots[0] -= acc[3]  # the unpaired entries' phantom partners
-        else:
-            slots = raw.copy()
-        if self._shift:  # slot 0: x == lo rounded below the first edge
-            slots[1] += slots[0]
-            slots = slots[1:]
-        slots[bins - 1] += slots[bins]  # x == hi (and clipped x > hi) sit at index `bins`
-        counts = slots[:bins].astype(np.int64)
-        counts[0] -= below
-        counts[bins - 1] -= above
-        if self._zero_edge is not None and not self._floor:  # negatives rounded onto the 0 edge
-            k0 = self._zero_edge
-            moved = (acc[4] - below) - int(counts[:k0].sum())
-            counts[k0] -= moved
-            counts[k0 - 1] += moved
-        return counts, below, above
-
-    def __call__(self, x: np.ndarray, nonfinite: int = 0) -> Histogram:
-        flat = np.ascontiguousarray(x).reshape(-1)
-        if nonfinite:
-            flat = flat[np.isfinite(flat)]
-        counts, below, above = self.count(flat)
-        return Histogram(self.edges, counts, below, above, int(nonfinite))
+from initlab.engine import kernel
+from initlab.engine.histograms import Histogram, Histogrammer, _kernel_hist  # noqa: F401
+from initlab.engine.kernel import kernel_activation, kernel_derivative, kernel_info  # noqa: F401
+from initlab.engine.moments import (  # noqa: F401
+    _SHIFT_RATIO, _TINY, _UNTRUSTED, Moments, _Accumulator, _float_flat, _ones, _ones_for, _scratch, _sweep_step,
+    moments, release_buffers)
 
 
 # --- zeros, dead units, saturation ----------------------------------------------------------
@@ -513,7 +139,7 @@ class ActivationSummarizer:
         sums cannot be trusted (non-finite entries, squares near underflow, cancellation):
         then ``h`` is complete and the caller takes the numpy path over it."""
         hist, bounds = self.hist, self.saturation
-        if KERNEL is None or h.dtype not in _TINY or h.size == 0 or not h.flags.c_contiguous:
+        if kernel.KERNEL is None or h.dtype not in _TINY or h.size == 0 or not h.flags.c_contiguous:
             return None
         if z is not None and (z.dtype != h.dtype or not z.flags.c_contiguous):
             return None
@@ -529,12 +155,12 @@ class ActivationSummarizer:
             zf = z.reshape(-1)
             fused = kernel_activation(act, h.dtype)
             if fused is None:
-                KERNEL.prepare()  # the worker wakes while the activation runs
+                kernel.KERNEL.prepare()  # the worker wakes while the activation runs
                 act.fn(z, out=h)
             else:
                 code, alpha = fused
         alive = np.zeros(cols, np.uint8) if rows > 1 else None  # dead units need two examples
-        s, ss, zeros, sat, zs, zss, hshift, zshift = KERNEL.summary(
+        s, ss, zeros, sat, zs, zss, hshift, zshift = kernel.KERNEL.summary(
             hf, cols, math.nan, spec, raw, bounds, alive, zf, math.nan, code, alpha)
         mh = _Accumulator.of_sums(h.dtype, hf.size, hshift, s, ss)
         if mh is None:
@@ -689,72 +315,12 @@ def weight_gradient_moments(x: np.ndarray, dz: np.ndarray) -> Moments:
         return moments(x.T @ dz)
 
 
-# Activations that the kernel applies itself, by name: (code, parameter name or None).
-_KERNEL_ACTS = {"linear": (1, None), "tanh": (2, None), "relu": (3, None),
-                "leaky_relu": (4, "negative_slope")}
-
-
-def _kernel_code(act) -> tuple[int, float] | None:
-    """(code, parameter) of ``act`` in the kernel's table, or None."""
-    entry = _KERNEL_ACTS.get(act.name) if KERNEL is not None else None
-    if entry is None:
-        return None
-    code, param = entry
-    return code, float(act.params[param]) if param else 0.0
-
-
-def kernel_info() -> dict:
-    """What does the per-layer pass: ``{"built": False, "float32_tanh": "numpy"}`` without the C
-    kernel (the numpy path), else ``built`` True and, from :func:`initlab.engine._fused.build_info`,
-    ``target`` (the instruction-set variant chosen at import: avx512, avx2, baseline or native),
-    ``compiler``, ``flags`` and ``tanh_fma`` (how its tanh's exact fused multiply-adds are done),
-    with ``float32_tanh`` "tanh_f32" (the kernel's, the same bits in every variant)."""
-    if KERNEL is None:
-        return {"built": False, "float32_tanh": "numpy"}
-    info = KERNEL.build_info()
-    return {"built": True, "target": info["target"], "compiler": info["compiler"],
-            "flags": info["flags"], "tanh_fma": info["tanh_fma"], "float32_tanh": "tanh_f32"}
-
-
-def kernel_activation(act, dtype) -> tuple[int, float] | None:
-    """(code, parameter) of the activation ``act`` in :func:`initlab.engine._fused.summary`, or None
-    when numpy applies it. The kernel's ReLU, leaky ReLU and identity give numpy's values bit
-    for bit; its float32 tanh is its own (within 1.08 ulp of the exact tanh over every float32,
-    numpy's 1.37 on the machine measured; the same bits on every machine and in every
-    instruction-set variant of the kernel: its fused multiply-adds are exact everywhere);
-    float64 tanh is numpy's."""
-    found = _kernel_code(act)
-    if found is not None and found[0] == 2 and np.dtype(dtype) != np.float32:
-        return None
-    return found
-
-
-def kernel_derivative(act, dtype) -> tuple[int, float] | None:
-    """(code, parameter) for the kernel to form dz = act'(h) * g itself (numpy's operations in
-    numpy's order, so the same bits as :func:`initlab.engine.network.local_gradient`), or None: only
-    for activations whose derivative is a function of their output."""
-    if act.deriv_from != "output" or np.dtype(dtype) not in _TINY:
-        return None
-    return _kernel_code(act)
-
-
-def _kernel_hist(hist: Histogrammer | None):
-    """(spec, counts buffer) for :func:`initlab.engine._fused.summary`: (None, None) without a
-    histogram, (False, None) when the kernel cannot count it (more than 254 bins)."""
-    if hist is None:
-        return None, None
-    spec = hist.kernel_spec()
-    if spec is None:
-        return False, None
-    return spec, np.zeros(hist.bins + 2, np.int64)
-
-
 def _gradient_fused(g, s, out, local, hist: Histogrammer | None, fused=None):
     """:func:`gradient_sweep` with the kernel: one kernel call for the moments and histogram
     of ``g`` and the sums of dz, on the two cores, dz formed in the same pass (``fused``) or
     by ``local`` over the whole layer first (numpy). None when it does not apply or the sums
     of ``g`` cannot be trusted (then the caller redoes the sweep with numpy)."""
-    if KERNEL is None or g.dtype not in _TINY or g.size == 0 or out.dtype != g.dtype or not (
+    if kernel.KERNEL is None or g.dtype not in _TINY or g.size == 0 or out.dtype != g.dtype or not (
             g.flags.c_contiguous and out.flags.c_contiguous):
         return None
     spec, raw = _kernel_hist(hist)
@@ -764,12 +330,12 @@ def _gradient_fused(g, s, out, local, hist: Histogrammer | None, fused=None):
     cols = g.shape[-1] if g.ndim >= 2 else g.size
     if fused is not None and s.dtype == g.dtype and s.shape == g.shape and s.flags.c_contiguous:
         code, alpha = fused
-        sg, ssg, _, _, sd, ssd, gshift, dshift = KERNEL.summary(
+        sg, ssg, _, _, sd, ssd, gshift, dshift = kernel.KERNEL.summary(
             gf, cols, math.nan, spec, raw, None, None, of, math.nan, code, alpha, s.reshape(-1))
     else:
-        KERNEL.prepare()
+        kernel.KERNEL.prepare()
         local(s, g, out)
-        sg, ssg, _, _, sd, ssd, gshift, dshift = KERNEL.summary(gf, cols, math.nan, spec, raw, None,
+        sg, ssg, _, _, sd, ssd, gshift, dshift = kernel.KERNEL.summary(gf, cols, math.nan, spec, raw, None,
                                                                 None, of, math.nan)
     mg = _Accumulator.of_sums(g.dtype, gf.size, gshift, sg, ssg)
     if mg is None:
