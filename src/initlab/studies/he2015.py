@@ -48,7 +48,7 @@ STUDY = Study(
     source="K. He, X. Zhang, S. Ren, J. Sun, Delving Deep into Rectifiers, ICCV 2015: eqs. 7, 10, 14 "
            "and the 22/30-layer comparison (Fig. 3)",
     setup="22 and 30 ReLU layers of 512 units, no bias, input N(0, 1) of dimension 512, batch 128, "
-          "float32, forward and backward (top gradient N(0, 1)), seeds 0-4. Xavier: xavier_normal "
+          "float64, forward and backward (top gradient N(0, 1)), seeds 0-4. Xavier: xavier_normal "
           "(N(0, 2 / (fan_in + fan_out)) = N(0, 1/n) here); He: he_normal (N(0, 2/n)). Configs "
           "`initlab/studies/configs/he2015_{xavier,he}_{22,30}.yaml`.",
     notes="""\
