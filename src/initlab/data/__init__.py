@@ -37,6 +37,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from initlab.fmt import param
+
 from ..errors import ConfigError, lookup
 from . import idx, images, synthetic, teachers
 from .base import (CLASSIFICATION, REGRESSION, Dataset, Param, Spec, Streams, check_size,
@@ -135,10 +137,6 @@ def load(name: str, rng: np.random.Generator, *, n_train: int | None = None,
     )
 
 
-def _fmt(v) -> str:
-    return "null" if v is None else f"{v:g}" if isinstance(v, float) else str(v)
-
-
 def describe() -> list[dict]:
     """One row per dataset, for a table: name, task, input_dim, classes, n_train, n_test,
     params (``k=default`` joined), source and summary. Values are str or int."""
@@ -149,7 +147,7 @@ def describe() -> list[dict]:
             "input_dim": s.input_dim if isinstance(s.input_dim, int) else f"{s.input_dim} param",
             "classes": s.n_classes if isinstance(s.n_classes, int) else f"{s.n_classes} param",
             "n_train": s.n_train, "n_test": s.n_test,
-            "params": ", ".join(f"{k}={_fmt(p.default)}" for k, p in s.params.items()) or "-",
+            "params": ", ".join(f"{k}={'null' if p.default is None else param(p.default)}" for k, p in s.params.items()) or "-",
             "source": s.source, "summary": s.summary,
         })
     return rows

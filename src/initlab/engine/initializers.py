@@ -36,6 +36,7 @@ import numpy as np
 
 from initlab.engine import _params
 from initlab.errors import ConfigError, lookup, unknown
+from initlab.fmt import param
 
 Sample = Callable[[np.random.Generator, tuple, Any], np.ndarray]
 Moments = Callable[[int, int], "tuple[float, float] | None"]
@@ -78,15 +79,13 @@ class Initializer:
         factory = INITIALIZERS.get(self.name)
         defaults = _params.accepted_params(factory) if factory is not None else {}
         shown = [
-            f"{k}={_fmt(v)}"
+            f"{k}={param(v)}"
             for k, v in self.params.items()
             if k not in defaults or defaults[k] is inspect.Parameter.empty or defaults[k] != v
         ]
         return self.name + (f"({', '.join(shown)})" if shown else "")
 
 
-def _fmt(v: object) -> str:
-    return f"{v:g}" if isinstance(v, float) else str(v)
 
 
 # --- shapes, fans, parameter checks --------------------------------------------------------

@@ -29,7 +29,9 @@ from typing import Callable, Sequence
 
 from initlab.runs import compare as C
 from initlab.config import to_dict
+from initlab.fmt import number
 from initlab.io import results
+from initlab.io.results import table_markdown
 
 REPORT = "REPORT.md"
 CLAIMS = "claims.json"
@@ -100,18 +102,8 @@ def title_of(comp: C.Comparison) -> str:
 # --- markdown -----------------------------------------------------------------------------------------
 
 def fmt(v, digits: int = 4) -> str:
-    """A deterministic short number for tables."""
-    if v is None:
-        return ""
-    if isinstance(v, bool):
-        return "yes" if v else "no"
-    if isinstance(v, int):
-        return str(v)
-    if v == 0 or not math.isfinite(v):
-        return f"{v:g}"
-    if abs(v) < 1e-3 or abs(v) >= 1e5:
-        return f"{v:.{digits - 1}e}"
-    return f"{v:.{digits}g}"
+    """A deterministic short number for tables (:func:`initlab.fmt.number`)."""
+    return number(v, digits)
 
 
 def cell_text(c: C.Cell, compact: bool = False) -> str:
@@ -127,14 +119,6 @@ def cell_text(c: C.Cell, compact: bool = False) -> str:
     elif c.lo is not None:
         s += f" [{fmt(c.lo, 3)}, {fmt(c.hi, 3)}]"
     return s
-
-
-def table_markdown(headers: list[str], rows: list[list[str]], left: int = 0) -> str:
-    """A Markdown table; the first ``left`` columns are left-aligned, the rest right-aligned."""
-    out = ["| " + " | ".join(headers) + " |",
-           "|" + "|".join("---" if i < left else "---:" for i in range(len(headers))) + "|"]
-    out += ["| " + " | ".join(c.replace("|", "\\|") for c in r) + " |" for r in rows]
-    return "\n".join(out) + "\n"
 
 
 def comparison_markdown(comp: C.Comparison, title: str, command: str | None = None) -> str:

@@ -31,6 +31,7 @@ import uuid
 from pathlib import Path
 from typing import Iterable, Iterator
 
+from initlab import fmt
 from initlab.errors import InitlabError
 
 SCHEMA_VERSION = 1
@@ -58,13 +59,7 @@ def _json_value(v):
 
 
 def _md_value(v) -> str:
-    if v is None:
-        return ""
-    if isinstance(v, float):
-        if v == 0.0 or not math.isfinite(v):
-            return f"{v:g}"
-        return f"{v:.4e}" if abs(v) < 1e-3 or abs(v) >= 1e5 else f"{v:.6g}"
-    return str(v)
+    return fmt.number(v, 6, sci_digits=4) if isinstance(v, float) else ("" if v is None else str(v))
 
 
 def csv_text(rows: list[dict], columns: Iterable[str]) -> str:
@@ -82,10 +77,17 @@ def json_text(obj) -> str:
 
 
 def markdown_table(rows: list[dict], columns: Iterable[str]) -> str:
+    """Rows of values as a right-aligned Markdown table (numbers by :func:`initlab.fmt.number`)."""
     columns = list(columns)
-    out = ["| " + " | ".join(columns) + " |", "|" + "|".join("---:" for _ in columns) + "|"]
-    for r in rows:
-        out.append("| " + " | ".join(_md_value(r.get(c)) for c in columns) + " |")
+    return table_markdown(columns, [[_md_value(r.get(c)) for c in columns] for r in rows])
+
+
+def table_markdown(headers: list[str], rows: list[list[str]], left: int = 0) -> str:
+    """A Markdown table of text cells; the first ``left`` columns are left-aligned, the rest
+    right-aligned. The one table writer of summary.md and REPORT.md."""
+    out = ["| " + " | ".join(headers) + " |",
+           "|" + "|".join("---" if i < left else "---:" for i in range(len(headers))) + "|"]
+    out += ["| " + " | ".join(c.replace("|", "\\|") for c in r) + " |" for r in rows]
     return "\n".join(out) + "\n"
 
 

@@ -22,6 +22,7 @@ import math
 from dataclasses import dataclass
 from typing import Sequence
 
+from initlab.fmt import number
 from initlab.runs.bands import Band, bands, log_band
 from initlab.runs.series import Series
 
@@ -112,11 +113,7 @@ def verdict(series: Series) -> Verdict:
 
 
 def _fmt(v: float | None) -> str:
-    if v is None:
-        return "-"
-    if v == 0 or not math.isfinite(v):
-        return f"{v:g}"
-    return f"{v:.3e}" if abs(v) < 1e-3 or abs(v) >= 1e4 else f"{v:.4g}"
+    return number(v, 4, sci_digits=3, big=1e4, missing="-")
 
 
 def ratio_bands(series: Series, column: str, ref_layer: int) -> list[Band]:
