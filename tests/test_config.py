@@ -114,3 +114,85 @@ def test_sparse_nonzero_larger_than_fan_in_is_a_config_error():
     with pytest.raises(ConfigError, match="nonzero") as ei:
         run(cfg)
     assert ei.value.field == "network.initializer.nonzero"
+
+
+# --- with_changes validates --------------------------------------------------------------------
+
+def test_with_changes_refuses_a_width_list_that_does_not_match_the_depth():
+    cfg = config.resolve({"network": {"depth": 3, "width": [5, 4, 3]}, "input": {"batch": 4, "dim": 6}})
+    with pytest.raises(ConfigError) as ei:
+        config.with_changes(cfg, network={"depth": 2})
+    assert ei.value.field == "network.width"
+    assert str(ei.value) == "network.width: a list of widths needs network.depth = 2 entries, got 3"
+
+
+def test_with_changes_checks_names_keys_and_draws():
+    cfg = config.resolve({"network": {"depth": 2, "width": 20, "initializer": {"name": "sparse", "nonzero": 15}},
+                          "input": {"batch": 4, "dim": 20}})
+    with pytest.raises(ConfigError, match="did you mean 'depth'") as ei:
+        config.with_changes(cfg, network={"depht": 2})
+    assert ei.value.field == "network.depht"
+    with pytest.raises(ConfigError, match="did you mean 'seed'"):
+        config.with_changes(cfg, sed=1)
+    with pytest.raises(ConfigError) as ei:  # the draw check: sparse nonzero 15 > the new fan_in 10
+        config.with_changes(cfg, input={"dim": 10}, network={"width": 10})
+    assert ei.value.field == "network.initializer.nonzero"
+    with pytest.raises(ConfigError, match="network.activation: unknown activation 'tahn'"):
+        config.with_changes(cfg, network={"activation": config.Spec("tahn")})
+
+
+def test_with_changes_keeps_a_valid_config_and_changes_only_what_it_is_given():
+    cfg = config.resolve({"network": {"depth": 3, "width": [5, 4, 3]}, "input": {"batch": 4, "dim": 6}})
+    assert config.with_changes(cfg) == cfg
+    again = config.with_changes(cfg, seed=4, network={"depth": 2, "width": (5, 4)})
+    assert again.seed == 4 and again.network.widths == (5, 4) and again.input == cfg.input
+
+
+# --- records --------------------------------------------------------------------------------------
+
+def test_configs_and_specs_pickle_and_round_trip_equal():
+    import pickle
+
+    data, lines = configfile.parse(GOOD)
+    cfg = config.from_dict(data, lines)
+    records = [cfg, config.Config(), cfg.input, cfg.network, cfg.backward, cfg.stats,
+               cfg.network.activation, cfg.network.bias, config.Spec("tanh"),
+               config.Spec("orthogonal", (("gain", "auto"),))]
+    for rec in records:
+        for protocol in range(pickle.HIGHEST_PROTOCOL + 1):
+            back = pickle.loads(pickle.dumps(rec, protocol))
+            assert back == rec and type(back) is type(rec) and hash(back) == hash(rec)
+
+
+# --- defaults and the package's shape ------------------------------------------------------------
+
+def test_the_parser_takes_its_defaults_from_the_dataclasses():
+    assert config.from_dict({}) == config.Config() == config.resolve(None)
+    assert config.from_dict(config.to_dict(config.Config())) == config.Config()
+
+
+def test_the_config_modules_import_one_way():
+    """schema < components < parse < validate < overrides < scalars: each imports only those
+    before it (lazy imports inside functions included), so there is no circle."""
+    import ast
+    from pathlib import Path
+
+    order = ["schema", "components", "parse", "validate", "overrides", "scalars"]
+    root = Path(config.__file__).parent
+    for i, name in enumerate(order):
+        tree = ast.parse((root / f"{name}.py").read_text())
+        used = {node.module.split(".")[2] for node in ast.walk(tree)
+                if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("initlab.config.")}
+        used |= {alias.name for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
+                 and node.module == "initlab.config" for alias in node.names if alias.name in order}
+        assert used <= set(order[:i]), f"{name} imports {sorted(used - set(order[:i]))}"
+
+
+def test_importing_config_loads_neither_numpy_nor_yaml():
+    import subprocess
+    import sys
+
+    code = ("import sys, initlab.config; bad = [m for m in ('numpy', 'yaml') if m in sys.modules]; "
+            "print(bad); sys.exit(1 if bad else 0)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr

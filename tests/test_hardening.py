@@ -399,7 +399,7 @@ def test_error_found_only_when_weights_are_drawn_leaves_nothing(tmp_path, monkey
     """Martens sparse ``nonzero`` > fan_in is caught by the config check (tiny draws at every
     fan). With that check switched off the error comes when the run draws its weights: still a
     one-line usage error naming the field, and nothing written."""
-    monkeypatch.setattr(config, "_probe_shapes", lambda cfg: {"network.initializer": [], "network.bias": []})
+    monkeypatch.setattr(config.validate, "_probe_shapes", lambda cfg: {"network.initializer": [], "network.bias": []})
     write_yaml(tmp_path / "c.yaml", {"input": {"batch": 4, "dim": 10},
                                      "network": {"depth": 2, "width": 10,
                                                  "initializer": {"name": "sparse", "nonzero": 50}}})

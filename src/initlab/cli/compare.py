@@ -10,6 +10,11 @@ from typing import Annotated, Optional
 import typer
 
 from initlab.cli.app import app, console as make_console
+from initlab.config.schema import Config
+
+# The defaults the help text names come from the schema (written once there).
+CFG = Config()
+NET, INPUT = CFG.network, CFG.input
 
 RICH_LAYER_CAP = 30  # deeper nets show 21 evenly spaced layers in the terminal (all in summary.md)
 
@@ -57,12 +62,13 @@ def compare(
         "--act", help="Activation: name or name:key=value (default: the config's, else tanh).")] = None,
     config: Annotated[Optional[Path], typer.Option(
         "--config", help="Base YAML config (network, input, ...); the flags below win over it.")] = None,
-    depth: Annotated[Optional[int], typer.Option(help="Hidden layers (default 10).")] = None,
-    width: Annotated[Optional[int], typer.Option(help="Units per hidden layer (default 500).")] = None,
-    batch: Annotated[Optional[int], typer.Option(help="Input batch size (default 1000).")] = None,
-    dim: Annotated[Optional[int], typer.Option(help="Input dimension (default 500).")] = None,
-    dtype: Annotated[Optional[str], typer.Option(help="float32 or float64 (default float64).")] = None,
-    seed: Annotated[Optional[int], typer.Option(help="Seed (default 0); --seeds N uses seed..seed+N-1.")] = None,
+    depth: Annotated[Optional[int], typer.Option(help=f"Hidden layers (default {NET.depth}).")] = None,
+    width: Annotated[Optional[int], typer.Option(help=f"Units per hidden layer (default {NET.width}).")] = None,
+    batch: Annotated[Optional[int], typer.Option(help=f"Input batch size (default {INPUT.batch}).")] = None,
+    dim: Annotated[Optional[int], typer.Option(help=f"Input dimension (default {INPUT.dim}).")] = None,
+    dtype: Annotated[Optional[str], typer.Option(help=f"float32 or float64 (default {CFG.dtype}).")] = None,
+    seed: Annotated[Optional[int], typer.Option(help=f"Seed (default {CFG.seed}); --seeds N uses "
+                                                     "seed..seed+N-1.")] = None,
     backward: Annotated[Optional[bool], typer.Option("--backward/--no-backward",
                                                       help="Run the backward pass too.")] = None,
     loss: Annotated[Optional[str], typer.Option(help="Backward loss: random, mse or softmax_ce.")] = None,
@@ -81,14 +87,15 @@ def compare(
     Prints the per-layer std side by side and one verdict per initializer (docs/reproduce.md).
     """
     from initlab.runs import compare as C
+    from initlab.config.scalars import parse_spec
     from initlab.errors import ConfigError
     from initlab.io import compare_save, configfile, results
     from initlab.cli.run import parse_sets
 
     if seeds < 1:
         raise ConfigError("--seeds", f"must be an integer >= 1, got {seeds}")
-    specs = [C.parse_spec(s, "initializer") for s in inits]
-    act_spec = C.parse_spec(act, "activation") if act is not None else None
+    specs = [parse_spec(s, "initializer") for s in inits]
+    act_spec = parse_spec(act, "activation") if act is not None else None
     data, lines = configfile.read(config) if config is not None else ({}, {})
     sets = parse_sets(set_) + flag_sets(depth, width, batch, dim, dtype, loss)
     # Resolve once without a name to learn the activation (the folder name depends on it).

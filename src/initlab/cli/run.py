@@ -117,7 +117,7 @@ def saturation_note(result) -> str | None:
 
 
 def parse_sets(items: list[str] | None) -> list[tuple[str, object]]:
-    from initlab.io.configfile import parse_set
+    from initlab.config.scalars import parse_set
 
     return [parse_set(s) for s in items or []]
 

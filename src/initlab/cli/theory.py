@@ -33,7 +33,7 @@ def parse_range(text: str, field: str) -> list[float]:
 
 
 def _activation(spec: str):
-    from initlab.runs.compare import parse_spec
+    from initlab.config.scalars import parse_spec
     from initlab.engine import activations
 
     sp = parse_spec(spec, "activation")

@@ -1,5 +1,8 @@
 """Config specs -> engine objects: the activation, the weight initializer, the bias.
 
+The one module of the config package that imports the engine at the top; the others import
+it lazily (``import initlab.config`` stays free of numpy).
+
 ``gain: auto`` in an initializer spec resolves here to the activation's recommended gain
 (:attr:`initlab.engine.activations.Activation.recommended_gain`), so the initializer module stays a
 pure function of its own parameters.
@@ -7,8 +10,15 @@ pure function of its own parameters.
 
 from __future__ import annotations
 
+from initlab.config.schema import Config, Spec
 from initlab.engine import activations, initializers
-from initlab.config import Config, Spec
+
+
+def registry(path: str) -> tuple[str, dict]:
+    """The kind and the registry a spec field (``network.activation``, ...) names."""
+    if path == "network.activation":
+        return "activation", activations.ACTIVATIONS
+    return "initializer", initializers.INITIALIZERS
 
 
 def activation(cfg: Config) -> activations.Activation:

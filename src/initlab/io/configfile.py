@@ -5,39 +5,22 @@ data *and* a map from dotted path (``network.width.0``) to line number, refusing
 keys (which PyYAML would silently overwrite). Malformed YAML is reported at the dotted path
 of the key being read when the parser stopped (found by replaying the parser's events).
 
-Numbers follow YAML 1.2 where PyYAML (YAML 1.1) surprises: ``1e-3`` is a float, as in
-JSON, not the string ``"1e-3"``.
+Values are read as :mod:`initlab.config.scalars` reads them (PyYAML's ``SafeLoader``, YAML
+1.1, plus ``1e-3`` as a float), the same reading as ``--set`` and command-line specs.
 """
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from initlab.config import TOP_FIELDS, TOP_LABEL, Config, printable, resolve
+from initlab.config import TOP_FIELDS, TOP_LABEL, Config, printable, resolve, to_dict
+from initlab.config.scalars import Loader, one_line, parse_set  # noqa: F401 (parse_set: its old home)
 from initlab.errors import ConfigError
 
-
-class Loader(yaml.SafeLoader):
-    """``yaml.SafeLoader`` that also reads exponent floats without a dot (``1e-3``)."""
-
-
-Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(r"""^(?:[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+
-                   |[-+]?\.[0-9_]+[eE][-+]?[0-9]+)$""", re.X),
-    list("-+0123456789."),
-)
-
 SYNTAX = "expected YAML mapping syntax (key: value, nested keys indented with spaces)"
-SET_EXAMPLES = "e.g. network.depth=30, network.width=[500,400], network.initializer.std=0.01"
-
-
-def _one_line(text: object) -> str:
-    return " ".join(str(text).split())
 
 
 def _path_at_error(text: str) -> str:
@@ -95,9 +78,9 @@ def _malformed(text: str, source: str, exc: yaml.YAMLError) -> ConfigError:
     at_end = pmark is not None and pmark.index >= len(text.rstrip())
     if cmark is not None and (at_end or (problem and "<stream end>" in problem)):
         mark = cmark  # the text ended early: the line that opened what was never closed
-    what = _one_line(problem or str(exc).splitlines()[0])
+    what = one_line(problem or str(exc).splitlines()[0])
     if context:
-        what = f"{_one_line(context)}: {what}"
+        what = f"{one_line(context)}: {what}"
     hint = "; YAML indents with spaces, not tabs" if "'\\t'" in what or "\t" in what else ""
     path = _path_at_error(text)
     field = printable(path) or TOP_LABEL
@@ -130,7 +113,7 @@ def parse(text: str, source: str = "<config>") -> tuple[Any, dict[str, int]]:
                 try:
                     key = loader.construct_object(kn, deep=True)
                 except yaml.YAMLError as exc:
-                    raise ConfigError(printable(path) or TOP_LABEL, f"bad key: {_one_line(getattr(exc, 'problem', exc))}",
+                    raise ConfigError(printable(path) or TOP_LABEL, f"bad key: {one_line(getattr(exc, 'problem', exc))}",
                                       kn.start_mark.line + 1) from None
                 if isinstance(key, (dict, list)) or key is None:
                     valid = ", ".join(TOP_FIELDS) if not path else "a key name such as depth"
@@ -149,7 +132,7 @@ def parse(text: str, source: str = "<config>") -> tuple[Any, dict[str, int]]:
             return loader.construct_object(n, deep=True)
         except yaml.YAMLError as exc:
             raise ConfigError(printable(path) or TOP_LABEL,
-                              f"bad value: {_one_line(getattr(exc, 'problem', exc))}; valid: plain YAML "
+                              f"bad value: {one_line(getattr(exc, 'problem', exc))}; valid: plain YAML "
                               "values (numbers, strings, true/false, lists, mappings), no tags",
                               n.start_mark.line + 1) from None
 
@@ -188,27 +171,6 @@ def load(path: str | Path, sets: list[tuple[str, Any]] = (), check_draws: bool =
                    **flags)
 
 
-def parse_set(item: str) -> tuple[str, Any]:
-    """``"network.depth=30"`` -> ``("network.depth", 30)``; the value is parsed as YAML."""
-    if "=" not in item:
-        raise ConfigError("--set", f"expected key=value, got '{printable(item)}'; {SET_EXAMPLES}")
-    key, raw = item.split("=", 1)
-    key = key.strip()
-    if not key:
-        raise ConfigError("--set", f"no key before '=' in '{printable(item)}'; {SET_EXAMPLES}")
-    try:
-        value = yaml.load(raw, Loader=Loader) if raw.strip() else None
-    except yaml.YAMLError as exc:
-        problem = _one_line(getattr(exc, "problem", None) or "YAML syntax")
-        raise ConfigError(printable(key), f"--set: cannot parse value '{printable(raw)}' as YAML ({problem}); "
-                               f"{SET_EXAMPLES}") from None
-    if value is None:
-        raise ConfigError(printable(key), f"--set: empty value in '{printable(item)}'; {SET_EXAMPLES}")
-    return key, value
-
-
 def dump(cfg: Config) -> str:
     """The YAML text of ``cfg`` (round-trips through :func:`load`)."""
-    from initlab.config import to_dict
-
     return yaml.safe_dump(to_dict(cfg), sort_keys=False, default_flow_style=None)

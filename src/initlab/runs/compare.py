@@ -10,21 +10,22 @@ callers.
 
 Initializer and activation specs
 --------------------------------
-``name`` or ``name:key=value,key=value``; values are YAML 1.2 core-schema scalars (integers,
-floats including ``1e-3`` and ``.inf``, ``true``/``false``, anything else a string), so
+``name`` or ``name:key=value,key=value``, parsed by :func:`initlab.config.scalars.parse_spec`;
+each value is read as a config file or ``--set`` reads it (:mod:`initlab.config.scalars`), so
 ``normal:std=0.01``, ``he_normal:mode=fan_out``, ``orthogonal:gain=auto``, ``leaky_relu:negative_slope=0.2``.
 """
 
 from __future__ import annotations
 
-import math
 import re
 from typing import Any, Callable, Mapping, Sequence
 
 from initlab import config
 from initlab.config import Spec, components
-from initlab.engine import activations, initializers
-from initlab.errors import ConfigError, lookup
+from initlab.config.scalars import parse_scalar, parse_spec, spec_text  # noqa: F401 (public here too)
+from initlab.config.schema import fmt_value
+from initlab.engine import initializers
+from initlab.errors import ConfigError
 from initlab.runs import experiment
 from initlab.runs.bands import BAND_COLUMNS, CONFIDENCE, Band, band_rows, bands, log_band, t_quantile  # noqa: F401
 from initlab.runs.fluctuations import FLUCTUATION_COLUMNS, fluctuation_text, fluctuations  # noqa: F401
@@ -35,87 +36,9 @@ from initlab.runs.verdicts import Verdict, ratio_bands, verdict  # noqa: F401
 
 # --- specs ------------------------------------------------------------------------------------
 
-_INT = re.compile(r"[-+]?[0-9]+\Z")
-_HEX = re.compile(r"0x[0-9a-fA-F]+\Z")
-_FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?\Z")
-_INF = re.compile(r"[-+]?\.(inf|Inf|INF)\Z")
-_NAN = re.compile(r"\.(nan|NaN|NAN)\Z")
-
-
-def parse_scalar(text: str) -> Any:
-    """A YAML 1.2 core-schema scalar: bool, int, float (``1e-3``, ``.inf``), else the string
-    (quotes removed). Unlike PyYAML's YAML 1.1 reading, ``1e-3`` is a float."""
-    t = text.strip()
-    if len(t) >= 2 and t[0] == t[-1] and t[0] in "'\"":
-        return t[1:-1]
-    if t in ("true", "True", "TRUE"):
-        return True
-    if t in ("false", "False", "FALSE"):
-        return False
-    if _INT.match(t):
-        return int(t)
-    if _HEX.match(t):
-        return int(t, 16)
-    if _FLOAT.match(t):
-        return float(t)
-    if _INF.match(t):
-        return -math.inf if t.startswith("-") else math.inf
-    if _NAN.match(t):
-        return math.nan
-    return t
-
-
-def parse_spec(text: str, kind: str = "initializer") -> Spec:
-    """``"normal:std=0.01"`` -> ``Spec("normal", (("std", 0.01),))``.
-
-    ``kind`` is ``"initializer"`` or ``"activation"``; the name is checked against that
-    registry (a :class:`ConfigError` lists the valid names and a close match). Parameter
-    values are checked later, when the config is resolved.
-    """
-    registry = {"initializer": initializers.INITIALIZERS, "activation": activations.ACTIVATIONS}[kind]
-    where = f"{kind} '{text}'"
-    name, sep, rest = str(text).strip().partition(":")
-    name = name.strip()
-    if not name:
-        raise ConfigError(where, f"expected name or name:key=value,..., e.g. "
-                                 f"{'normal:std=0.01' if kind == 'initializer' else 'leaky_relu:negative_slope=0.2'}")
-    try:
-        lookup(registry, name, kind)
-    except ConfigError as e:
-        raise ConfigError(where, e.detail) from None
-    params: dict[str, Any] = {}
-    if sep:
-        if not rest.strip():
-            raise ConfigError(where, "nothing after ':'; expected key=value pairs separated by ','")
-        for item in rest.split(","):
-            key, eq, raw = item.partition("=")
-            key = key.strip()
-            if not eq or not key:
-                raise ConfigError(where, f"'{item.strip()}' is not key=value (pairs are separated by ',')")
-            if key == "name":
-                raise ConfigError(where, "'name' is not a parameter; write the name before ':'")
-            if key in params:
-                raise ConfigError(where, f"parameter '{key}' given twice")
-            if not raw.strip():
-                raise ConfigError(where, f"empty value for '{key}'")
-            params[key] = parse_scalar(raw)
-    return Spec(name, tuple(sorted(params.items())))
-
-
-def spec_text(spec: Spec) -> str:
-    """The command-line form of a spec: ``normal:std=0.01``."""
-    if not spec.params:
-        return spec.name
-    return spec.name + ":" + ",".join(f"{k}={_num(v)}" for k, v in spec.params)
-
-
-def _num(v: Any) -> str:
-    return f"{v:g}" if isinstance(v, float) else str(v)
-
-
 def slug(spec: Spec) -> str:
     """A folder-safe token for a spec: ``normal:std=0.01`` -> ``normal_std0.01``."""
-    parts = [spec.name] + [f"{k}{_num(v)}" for k, v in spec.params]
+    parts = [spec.name] + [f"{k}{fmt_value(v)}" for k, v in spec.params]
     return re.sub(r"[^A-Za-z0-9._-]+", "_", "_".join(parts)).strip("._") or "x"
 
 

@@ -1,0 +1,142 @@
+"""One reading of a value written as text, wherever it is written.
+
+A config file, ``--set key=value`` and the parameters of a command-line spec
+(``normal:std=0.01``, ``leaky_relu:negative_slope=0.2``) all read a value with the same
+:class:`Loader`, so a value means the same thing in all three. The reading is PyYAML's
+``SafeLoader`` (YAML 1.1) with one addition:
+
+=================================  ===================================================
+written                            read as
+=================================  ===================================================
+``3``, ``+3``, ``1_000``           int (``1_000`` is 1000)
+``0x1F``, ``017``, ``0b101``       int 31, 15 (YAML 1.1 octal), 5; ``0o17`` is a string
+``0.5``, ``1.``, ``.5``            float
+``1e3``, ``1e-3``, ``1E+3``        float (the addition: YAML 1.1 wants a dot, ``1.0e3``)
+``.inf``, ``-.inf``, ``.nan``      float inf, -inf, nan
+``true``/``false``, ``True``,      bool (YAML 1.1: ``yes``/``no``/``on``/``off`` in
+``yes``/``no``, ``on``/``off``     lower, Title or UPPER case are booleans too)
+``null``, ``~``, nothing           None (``--set`` and spec parameters refuse it)
+``'3'``, ``"yes"``, ``''``         the string between the quotes
+``[500, 400]``                     a list (``--set network.width=[500,400]``)
+anything else (``fan_out``)        the string
+=================================  ===================================================
+
+PyYAML is imported here at the top: :mod:`initlab.config` re-exports these names lazily, so
+importing the config package does not import it.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import yaml
+
+from initlab.config.parse import printable, type_name
+from initlab.config.schema import Spec, fmt_value
+from initlab.errors import ConfigError, lookup
+
+
+class Loader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that also reads exponent floats without a dot (``1e-3``), as JSON and
+    YAML 1.2 do (plain YAML 1.1 reads ``1e-3`` as a string)."""
+
+
+Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"""^(?:[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+
+                   |[-+]?\.[0-9_]+[eE][-+]?[0-9]+)$""", re.X),
+    list("-+0123456789."),
+)
+
+SET_EXAMPLES = "e.g. network.depth=30, network.width=[500,400], network.initializer.std=0.01"
+SPEC_EXAMPLES = {"initializer": "normal:std=0.01", "activation": "leaky_relu:negative_slope=0.2"}
+
+
+def one_line(text: object) -> str:
+    """``text`` with every run of whitespace (newlines included) made one space."""
+    return " ".join(str(text).split())
+
+
+def parse_scalar(text: str) -> Any:
+    """``text`` read as a config file reads a value (the table above); ``None`` when blank.
+
+    A YAML syntax error (``'abc``, ``[3,``) is a :class:`ValueError` carrying the parser's
+    one-line reason; callers turn it into a :class:`ConfigError` naming where the text came from.
+    """
+    if not text.strip():
+        return None
+    try:
+        return yaml.load(text, Loader=Loader)
+    except yaml.YAMLError as exc:
+        raise ValueError(one_line(getattr(exc, "problem", None) or "YAML syntax")) from None
+
+
+def parse_set(item: str) -> tuple[str, Any]:
+    """``"network.depth=30"`` -> ``("network.depth", 30)``; the value is read by :func:`parse_scalar`."""
+    if "=" not in item:
+        raise ConfigError("--set", f"expected key=value, got '{printable(item)}'; {SET_EXAMPLES}")
+    key, raw = item.split("=", 1)
+    key = key.strip()
+    if not key:
+        raise ConfigError("--set", f"no key before '=' in '{printable(item)}'; {SET_EXAMPLES}")
+    try:
+        value = parse_scalar(raw)
+    except ValueError as exc:
+        raise ConfigError(printable(key), f"--set: cannot parse value '{printable(raw)}' as YAML ({exc}); "
+                                          f"{SET_EXAMPLES}") from None
+    if value is None:
+        raise ConfigError(printable(key), f"--set: empty value in '{printable(item)}'; {SET_EXAMPLES}")
+    return key, value
+
+
+def parse_spec(text: str, kind: str = "initializer") -> Spec:
+    """``"normal:std=0.01"`` -> ``Spec("normal", (("std", 0.01),))``.
+
+    ``kind`` is ``"initializer"`` or ``"activation"``; the name is checked against that
+    registry (a :class:`ConfigError` lists the valid names and a close match). Each value is
+    read by :func:`parse_scalar` and must be a number, a boolean or a string; whether the
+    registry accepts it is checked later, when the config is resolved.
+    """
+    from initlab.config.components import registry  # the engine's registries
+
+    where = f"{kind} '{text}'"
+    name, sep, rest = str(text).strip().partition(":")
+    name = name.strip()
+    if not name:
+        raise ConfigError(where, f"expected name or name:key=value,..., e.g. {SPEC_EXAMPLES[kind]}")
+    try:
+        lookup(registry(f"network.{kind}")[1], name, kind)
+    except ConfigError as e:
+        raise ConfigError(where, e.detail) from None
+    params: dict[str, Any] = {}
+    if sep:
+        if not rest.strip():
+            raise ConfigError(where, "nothing after ':'; expected key=value pairs separated by ','")
+        for item in rest.split(","):
+            key, eq, raw = item.partition("=")
+            key = key.strip()
+            if not eq or not key:
+                raise ConfigError(where, f"'{item.strip()}' is not key=value (pairs are separated by ',')")
+            if key == "name":
+                raise ConfigError(where, "'name' is not a parameter; write the name before ':'")
+            if key in params:
+                raise ConfigError(where, f"parameter '{key}' given twice")
+            try:
+                value = parse_scalar(raw)
+            except ValueError as exc:
+                raise ConfigError(where, f"cannot parse the value of '{key}' as YAML ({exc})") from None
+            if value is None:
+                raise ConfigError(where, f"empty value for '{key}'")
+            if not isinstance(value, (bool, int, float, str)):
+                raise ConfigError(where, f"the value of '{key}' must be a number, true/false or a string, "
+                                         f"got {type_name(value)} {value!r}")
+            params[key] = value
+    return Spec(name, tuple(sorted(params.items())))
+
+
+def spec_text(spec: Spec) -> str:
+    """The command-line form of a spec: ``normal:std=0.01`` (read back by :func:`parse_spec`)."""
+    if not spec.params:
+        return spec.name
+    return spec.name + ":" + ",".join(f"{k}={fmt_value(v)}" for k, v in spec.params)
