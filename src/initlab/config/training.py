@@ -356,8 +356,10 @@ def from_dict(data: Any, lines: Mapping[str, int] | None = None, default_name: s
     steps_given, epochs_given = t.get("steps"), t.get("epochs")
     if steps_given is not None and epochs_given is not None:
         raise ctx.err("train.epochs", "give train.steps or train.epochs, not both")
-    n_train = data_cfg.n_train if data_cfg.n_train is not None else (
-        None if spec.sized_by_pool else spec.n_train)
+    # a pool-sized set (digits, the IDX sets) has at most spec.n_train rows (fewer with a subset
+    # of classes: checked again once the data is loaded)
+    n_train = data_cfg.n_train if data_cfg.n_train is not None else spec.n_train
+    exact = data_cfg.n_train is not None or not spec.sized_by_pool
     b = t.get("batch", "full")
     if b == "full" or b is None:
         batch = None
@@ -368,13 +370,13 @@ def from_dict(data: Any, lines: Mapping[str, int] | None = None, default_name: s
         if n_train is not None and batch > n_train:
             raise ctx.err("train.batch", f"must be at most the training set's {n_train} rows (data.n_train), "
                                          f"got {batch}; or full")
-        if n_train is not None and batch == n_train:
+        if exact and batch == n_train:
             batch = None
     if net.norm == "batch" and batch is not None and batch < 2:
         raise ctx.err("train.batch", "batch norm needs at least 2 rows per batch, got 1")
     if epochs_given is not None:
         epochs = _int(ctx, "train.epochs", epochs_given)
-        per_epoch = 1 if (batch is None or n_train is None) else n_train // batch
+        per_epoch = 1 if (batch is None or not exact) else n_train // batch
         steps = epochs * per_epoch  # pool-sized sets: fixed when the data is loaded
     else:
         epochs = None
