@@ -27,7 +27,8 @@ stats: {histograms: true, bins: 50, range: null}
 Defaults that depend on the data set are resolved here, so the resolved config (``config.yaml``)
 says what ran: ``train.loss`` (``softmax_ce`` for classification, ``mse`` for regression),
 ``train.threshold`` (``train_acc >= 0.95`` for classification, ``train_loss <= 0.01`` for
-regression), a cosine schedule's ``total_steps`` (the number of updates).
+regression), a cosine schedule's ``total_steps`` (the number of updates; for ``epochs`` on a
+pool-sized data set without ``data.n_train``, filled in once the data set is loaded).
 
 Checks that need the data itself (a batch larger than a pool-sized training split, ``bce`` on a
 data set that turns out to have more than two classes, missing IDX files) are made when the data
@@ -112,7 +113,8 @@ class ThresholdConfig:
 
 @dataclass(frozen=True)
 class TrainSection:
-    steps: int = DEFAULT_STEPS       # updates (from epochs when epochs is given)
+    steps: int = DEFAULT_STEPS       # updates; from epochs when given (for a pool-sized data set
+                                     # without data.n_train: recomputed once the data is loaded)
     epochs: int | None = None
     batch: int | None = None         # None: full batch
     optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
@@ -269,8 +271,7 @@ def _optimizer(ctx: _Ctx, v: Any, weight_decay: float | None) -> OptimizerConfig
         if "weight_decay" in params and params["weight_decay"] != weight_decay:
             raise ctx.err("train.weight_decay", f"given twice with different values ({weight_decay:g} here, "
                                                 f"{params['weight_decay']!r} in train.optimizer); give it once")
-        if weight_decay != 0.0 or name != "adamw":  # adamw keeps its own default (0.01) unless set
-            params["weight_decay"] = weight_decay
+        params["weight_decay"] = weight_decay
     try:
         optimizers.get(name, lr=float(lr), **params)
     except ConfigError as e:
@@ -278,6 +279,12 @@ def _optimizer(ctx: _Ctx, v: Any, weight_decay: float | None) -> OptimizerConfig
     except (TypeError, ValueError) as e:
         raise ctx.err(path, str(e)) from None
     return OptimizerConfig(name=name, lr=float(lr), params=tuple(sorted(params.items())))
+
+
+def _default_decay(name: str) -> float:
+    from initlab.training import optimizers
+
+    return optimizers.OPTIMIZERS[name].parameters.get("weight_decay", 0.0)
 
 
 def _clip(ctx: _Ctx, v: Any) -> ClipConfig:
@@ -291,7 +298,7 @@ def _clip(ctx: _Ctx, v: Any) -> ClipConfig:
     return ClipConfig(kind, _float(ctx, f"train.clip.{kind}", x, positive=True))
 
 
-def _schedule(ctx: _Ctx, v: Any, base_lr: float, steps: int) -> Spec:
+def _schedule(ctx: _Ctx, v: Any, base_lr: float, steps: int | None) -> Spec:
     from initlab.training import schedules
 
     path = "train.lr_schedule"
@@ -304,10 +311,13 @@ def _schedule(ctx: _Ctx, v: Any, base_lr: float, steps: int) -> Spec:
                             f"name and parameters, got {_type_name(v)} {v!r}")
     name = v if isinstance(v, str) else v["name"]
     params = {} if isinstance(v, str) else {k: p for k, p in v.items() if k != "name"}
+    check = dict(params)
     if name == "cosine" and "total_steps" not in params:
-        params["total_steps"] = steps
+        check["total_steps"] = steps or 1
+        if steps is not None:  # else filled in once the data set's size is known
+            params["total_steps"] = steps
     try:
-        schedules.get(name, base_lr, **params)
+        schedules.get(name, base_lr, **check)
     except ConfigError as e:
         field_ = e.field or path
         if field_ == path and isinstance(v, Mapping):
@@ -377,7 +387,7 @@ def from_dict(data: Any, lines: Mapping[str, int] | None = None, default_name: s
     if epochs_given is not None:
         epochs = _int(ctx, "train.epochs", epochs_given)
         per_epoch = 1 if (batch is None or not exact) else n_train // batch
-        steps = epochs * per_epoch  # pool-sized sets: fixed when the data is loaded
+        steps = epochs * per_epoch  # pool-sized sets: recomputed once the data is loaded
     else:
         epochs = None
         steps = _int(ctx, "train.steps", DEFAULT_STEPS if steps_given is None else steps_given)
@@ -402,9 +412,9 @@ def from_dict(data: Any, lines: Mapping[str, int] | None = None, default_name: s
     stats_every = _int(ctx, "train.stats_every", t.get("stats_every", 500), minimum=0)
     train = TrainSection(
         steps=steps, epochs=epochs, batch=batch, optimizer=opt, loss=loss,
-        weight_decay=wd if wd is not None else dict(opt.params).get("weight_decay", 0.0),
+        weight_decay=dict(opt.params).get("weight_decay", _default_decay(opt.name)),
         clip=_clip(ctx, t.get("clip")),
-        lr_schedule=_schedule(ctx, t.get("lr_schedule"), opt.lr, steps),
+        lr_schedule=_schedule(ctx, t.get("lr_schedule"), opt.lr, steps if epochs is None or exact else None),
         eval_every=eval_every, stats_every=stats_every,
         probe=_int(ctx, "train.probe", t.get("probe", 256)),
         threshold=_threshold(ctx, t.get("threshold"), spec.task),

@@ -143,9 +143,13 @@ def build_optimizer(cfg: TrainConfig):
     return optimizers.get(o.name, lr=o.lr, **o.kwargs)
 
 
-def build_schedule(cfg: TrainConfig):
+def build_schedule(cfg: TrainConfig, steps: int | None = None):
+    """The learning-rate schedule; a cosine without ``total_steps`` anneals over ``steps``."""
     s = cfg.train.lr_schedule
-    return schedules.get(s.name, cfg.train.optimizer.lr, **s.kwargs)
+    kw = s.kwargs
+    if s.name == "cosine" and "total_steps" not in kw:
+        kw["total_steps"] = steps if steps is not None else cfg.train.steps
+    return schedules.get(s.name, cfg.train.optimizer.lr, **kw)
 
 
 def settings_of(cfg: TrainConfig, ds: datasets.Dataset) -> L.Settings:
@@ -215,7 +219,7 @@ def run(cfg: TrainConfig, *, save_weights: bool = False, callbacks: L.Callbacks 
     loss, y_tr, y_te = loss_and_targets(cfg, ds)
     settings = settings_of(cfg, ds)
     t0 = time.perf_counter()
-    res = L.train(model, build_optimizer(cfg), build_schedule(cfg), loss, ds.x_train, y_tr, ds.x_test, y_te,
+    res = L.train(model, build_optimizer(cfg), build_schedule(cfg, settings.steps), loss, ds.x_train, y_tr, ds.x_test, y_te,
                   settings, stats=probe_stats(cfg, model), callbacks=callbacks)
     elapsed = time.perf_counter() - t0
     act, w_init, _ = components_of(cfg)
