@@ -112,3 +112,4 @@ def entry() -> None:
 from initlab.cli import run as _run  # noqa: E402,F401
 from initlab.cli import compare as _compare, reproduce as _reproduce  # noqa: E402,F401
 from initlab.cli import theory as _theory  # noqa: E402,F401
+from initlab.cli import train as _train  # noqa: E402,F401

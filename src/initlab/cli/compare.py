@@ -79,6 +79,9 @@ def compare(
     out: Annotated[Optional[Path], typer.Option(help="Output folder (default results/compare-<act>-<inits>).")] = None,
     figures: Annotated[bool, typer.Option("--figures/--no-figures", help="Draw the PNG figures.")] = True,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only the verdicts, no table.")] = False,
+    train: Annotated[bool, typer.Option("--train", help="Train each initializer on the --config training "
+                                                       "config (same data, batches, seed) instead of "
+                                                       "comparing step 0.")] = False,
 ) -> None:
     """Compare initializers on one network: the same input, seeds and activation for all.
 
@@ -94,6 +97,19 @@ def compare(
 
     if seeds < 1:
         raise ConfigError("--seeds", f"must be an integer >= 1, got {seeds}")
+    if train:
+        from initlab.cli.train import compare_train
+
+        given = {"--batch": batch, "--dim": dim, "--loss": loss, "--backward": backward}
+        for flag, v in given.items():
+            if v is not None:
+                raise ConfigError(flag, "does not apply to compare --train; set the training config's "
+                                        "fields with --set (e.g. train.batch=64)")
+        if seeds != 1:
+            raise ConfigError("--seeds", "compare --train runs one seed; give --seed N")
+        sets = parse_sets(set_) + [(k, v) for k, v in (("network.depth", depth), ("network.width", width),
+                                                       ("dtype", dtype)) if v is not None]
+        return compare_train(inits, act, config, sets, seed, out, figures, quiet)
     specs = [parse_spec(s, "initializer") for s in inits]
     act_spec = parse_spec(act, "activation") if act is not None else None
     data, lines = configfile.read(config) if config is not None else ({}, {})

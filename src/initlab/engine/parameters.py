@@ -17,8 +17,8 @@ Randomness: one ``SeedSequence`` per run, split by *purpose* with fixed spawn ke
 stream is independent of every other setting: the input is ``(0,)``, layer l's weights
 ``(1, l)``, its bias ``(2, l)``, the loss's draws ``(3,)``; a readout is layer ``L + 1``'s weight
 stream. Toggling backward, histograms or the initializer never shifts the input, and a layer's
-weights can be drawn again at will. Purposes from 4 on are for the training room (data,
-batches, dropout), each with its own stream.
+weights can be drawn again at will. Purposes from 4 on are for the training room: the data
+``(4,)``, the minibatch order ``(5,)``, dropout masks ``(6,)`` and the probe batch ``(7,)``.
 """
 
 from __future__ import annotations
@@ -29,6 +29,10 @@ from typing import Callable, Sequence
 import numpy as np
 
 INPUT, WEIGHT, BIAS, LOSS = 0, 1, 2, 3
+# The training room's streams: the data set's draws, the minibatch permutations, dropout masks
+# and the fixed probe batch the per-layer statistics are measured on. Each has its own stream,
+# so changing the initializer (or toggling dropout, or the statistics) never moves the others.
+DATA, BATCHES, DROPOUT, PROBE = 4, 5, 6, 7
 
 Sampler = Callable[[np.random.Generator, tuple, np.dtype], np.ndarray]
 

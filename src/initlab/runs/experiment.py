@@ -69,23 +69,36 @@ class StatsObserver(network.Observer):
     layer in one :class:`initlab.engine.stats.ActivationSummarizer` call)."""
 
     def __init__(self, cfg: Config, act: Activation, save: bool):
+        self._setup(cfg.widths(), act, cfg.backward.enabled, cfg.stats.range or act.hist_range,
+                    cfg.stats.bins, cfg.stats.histograms, save)
+
+    @classmethod
+    def for_widths(cls, widths: tuple[int, ...], act: Activation, *, backward: bool,
+                   hist_range: tuple[float, float], bins: int, histograms: bool = True,
+                   save: bool = False) -> "StatsObserver":
+        """The same observer without a :class:`Config`: ``widths`` is ``(n_0, ..., n_L)`` (what
+        the training loop's probe passes use)."""
+        obs = cls.__new__(cls)
+        obs._setup(tuple(widths), act, backward, hist_range, bins, histograms, save)
+        return obs
+
+    def _setup(self, widths, act, backward, hist_range, bins, histograms, save):
         from initlab.engine.stats import ActivationSummarizer
 
         self.activation = act
-        widths = cfg.widths()
-        self.rows = [dict.fromkeys(columns(cfg.backward.enabled)) for _ in widths]
+        self.rows = [dict.fromkeys(columns(backward)) for _ in widths]
         for l, w in enumerate(widths):
             self.rows[l]["layer"] = l
             self.rows[l]["width"] = w
-        lo, hi = cfg.stats.range or act.hist_range
-        self.hist = Histogrammer(lo, hi, cfg.stats.bins) if cfg.stats.histograms else None
+        lo, hi = hist_range
+        self.hist = Histogrammer(lo, hi, bins) if histograms else None
         self.act_hist: list[Histogram] = []
         self.grad_hist_maker: Histogrammer | None = None
         self.grad_hist: dict[int, Histogram] = {}
         self.first = {"forward": None, "backward": None}
         self.arrays: dict[str, np.ndarray] | None = {} if save else None
-        self.bins = cfg.stats.bins
-        self.want_hist = cfg.stats.histograms
+        self.bins = bins
+        self.want_hist = histograms
         self.summarizer = ActivationSummarizer(act.saturation, self.hist)
         self.plain = ActivationSummarizer(None, None)
 

@@ -94,12 +94,9 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
     and for very negative x the result keeps its relative accuracy down to the subnormals
     (``(1 + tanh(x/2)) / 2`` would round to 0 already near x = -40 in float64)."""
     x = np.asarray(x)
-    out = np.empty_like(x)
-    pos = x >= 0
-    out[pos] = 1.0 / (1.0 + np.exp(-x[pos]))
-    e = np.exp(x[~pos])
-    out[~pos] = e / (1.0 + e)
-    return out
+    e = np.exp(-np.abs(x))  # e^-x for x >= 0, e^x for x < 0: never overflows
+    one = x.dtype.type(1.0) if x.dtype.kind == "f" else 1.0
+    return np.where(x >= 0, one / (one + e), e / (one + e))
 
 
 def _binary_targets(labels, shape: tuple[int, int], dtype) -> np.ndarray:

@@ -139,6 +139,24 @@ class Model:
             z += b
         return z
 
+    def observe(self, x, targets, loss, observer: network.Observer) -> float:
+        """Eval mode (running statistics, no dropout) forward and backward on ``x`` with
+        ``observer`` seeing both passes, as ``initlab run``'s statistics see them (with a
+        normalization the observer's pre-activations are the normalized ones); returns the loss.
+        Nothing is updated: no parameter, no running statistic."""
+        ops = TrainOps(self, training=False, rng=None)
+        with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+            tape = self._hidden(x, ops, observer, keep=True)
+            h_top = network.activation_from_tape(self.act, tape, self.depth, ops)
+            logits = self._readout(h_top)
+            del h_top
+            value, dlogits = loss(logits, targets)
+            g = dlogits @ self.params.weight(self.depth + 1).T
+            first = getattr(observer, "first", {}).get("forward")
+            network.backward(tape, self.params, self.act, g, observer, input_grad=True,
+                             nonfinite_from=first, ops=ops)
+        return value
+
     def gradients(self, x, targets, loss, rng: np.random.Generator | None = None,
                   observer: network.Observer = network.Observer()):
         """Training mode on one batch: ``(loss, accuracy or None, grads)`` with ``grads``
