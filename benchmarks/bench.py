@@ -1,7 +1,7 @@
 """initlab performance benchmark: ratios measured side by side in one process.
 
     python benchmarks/bench.py                  # everything (~4.5 minutes on 2 cores)
-    python benchmarks/bench.py --quick          # the CI subset (~15 s)
+    python benchmarks/bench.py --quick          # the CI subset (~15 s; ~20 s with torch installed)
     python benchmarks/bench.py --quick --check  # exit 1 when a ratio regresses past its bound
 
 Every speed figure is a ratio of two timings taken in the same process, interleaved round by
@@ -24,6 +24,12 @@ What is compared with what (same shapes, dtype, weights and activation on both s
   forward hooks (and tensor hooks on the backward) computing the same statistics (mean, std,
   fraction zero, dead units, saturation, ``histc`` over the same range and bins plus the
   below/above counts); ``torch.set_num_threads`` matches numpy's 2 BLAS threads.
+
+- ``training``: one step of a 784-300-100-10 ReLU MLP at batch 128, float32: initlab's
+  ``Model.gradients`` + ``Adam.step`` on He-initialized ``StoredParameters`` beside PyTorch
+  (``nn.Sequential`` Linear/ReLU with the same weights, ``F.cross_entropy``, ``torch.optim.Adam``);
+  and a stats step (the same step plus :class:`StatsObserver` forward and backward statistics of
+  a probe batch of 128, the update ratio, std(W) and distinct units) against a plain step.
 
 Weight drawing is not part of either side of a ratio (9 ns per entry, more than the forward
 pass itself at width 1024); it is reported on its own with the full ``initlab run`` time.
@@ -65,6 +71,10 @@ TARGETS = {
     "forward peak RSS deep/shallow": ("<=", 1.2, 1.5),
     "cli --help / imports": ("<=", 1.3, 2.0),
     "float64 / float32 time": (">=", 1.0, None),
+    "torch train step speedup": (">=", 1.0, None),
+    # a stats step runs a second forward + backward (the probe's, same size as the step's): ~2x
+    # by construction; the bound catches the statistics themselves growing (np.unique, np.std)
+    "stats step / plain step": ("<=", 1.3, 3.5),
 }
 
 RESULTS: list[dict] = []
@@ -495,6 +505,161 @@ def section_figures():
     print(f"  reproduce all: {t:.1f} s ({status}); target well under 60 s")
 
 
+# --- training: one step of a 784-300-100-10 ReLU MLP (the training issue's shape) ---------
+
+TRAIN_WIDTHS = (784, 300, 100, 10)
+TRAIN_BATCH = 128
+
+
+def make_train_case(dtype: str = "float32") -> dict:
+    """He-initialized weights (and zero biases) drawn once, one training batch and one probe
+    batch of 128 (MNIST-sized inputs, 10 classes), Adam with torch's defaults."""
+    from initlab.training import losses, optimizers
+    from initlab.training.model import Model
+
+    depth = len(TRAIN_WIDTHS) - 2
+    cfg = config.resolve({
+        "dtype": dtype,
+        "network": {"depth": depth, "width": list(TRAIN_WIDTHS[1:-1]), "activation": "relu",
+                    "initializer": "he"},
+        "input": {"batch": TRAIN_BATCH, "dim": TRAIN_WIDTHS[0]},
+        "backward": {"enabled": True, "loss": "softmax_ce", "classes": TRAIN_WIDTHS[-1]},
+        "stats": {"histograms": True, "bins": 50},
+    })
+    act = experiment.components.activation(cfg)
+    params = StoredParameters.draw(experiment.build_parameters(cfg))  # readout = layer L + 1
+    model = Model(params, act)
+    rng = np.random.default_rng(0)
+    x, xp = (rng.standard_normal((TRAIN_BATCH, TRAIN_WIDTHS[0]), dtype=np.dtype(dtype)) for _ in range(2))
+    y, yp = (rng.integers(0, TRAIN_WIDTHS[-1], TRAIN_BATCH) for _ in range(2))
+    return {"cfg": cfg, "act": act, "params": params, "model": model, "x": x, "y": y, "xp": xp,
+            "yp": yp, "loss": losses.get("softmax_ce"), "opt": optimizers.Adam(lr=1e-3),
+            "label": "relu " + "-".join(map(str, TRAIN_WIDTHS)) + f" batch {TRAIN_BATCH} {dtype}"}
+
+
+def initlab_train_step(case: dict):
+    """``Model.gradients`` (forward, softmax cross-entropy, backward) + ``Adam.step``."""
+    model, x, y, loss, opt = case["model"], case["x"], case["y"], case["loss"], case["opt"]
+    arrays, masks = model.arrays(), model.masks()
+
+    def run():
+        _, _, grads = model.gradients(x, y, loss)
+        opt.step(arrays, grads, masks=masks)
+
+    return run
+
+
+def probe_statistics(case: dict):
+    """What a stats step adds: every ``initlab run`` statistic (forward and backward, both
+    histograms) of the probe batch through :class:`StatsObserver`, and per layer the update
+    ratio std(W - W_before) / std(W), std(W) and the distinct units (columns of W that differ:
+    counted on a random projection of the columns, one product instead of sorting them)."""
+    from initlab.engine.stats import moments
+
+    cfg, act, params, model, loss = case["cfg"], case["act"], case["params"], case["model"], case["loss"]
+    xp, yp = case["xp"], case["yp"]
+    depth = cfg.network.depth
+    proj = np.random.default_rng(1)
+    r = [proj.standard_normal(w.shape[0]).astype(w.dtype) for w in params.weights]
+
+    def stats(before):
+        obs = experiment.StatsObserver(cfg, act, False)
+        obs.input(xp)
+        tape = network.forward(xp, params, act, depth, obs, keep=True)
+        logits = model._readout(network.activation_from_tape(act, tape, depth))
+        _, dlogits = loss(logits, yp)
+        network.backward(tape, params, act, dlogits @ params.weight(depth + 1).T, obs,
+                         nonfinite_from=obs.first["forward"])
+        return obs, weight_statistics(before)
+
+    def weight_statistics(before):
+        rows = []
+        for w, b, rl in zip(params.weights, before, r):
+            ws = moments(w).std  # the engine's one-pass moments (np.std: three passes)
+            np.subtract(w, b, out=b)  # the step's update, in the copy taken before it
+            rows.append((moments(b).std / ws if ws > 0 else None, ws, int(np.unique(rl @ w).size)))
+        return rows
+
+    stats.weights = weight_statistics
+
+    return stats
+
+
+def initlab_stats_step(case: dict):
+    step, stats = initlab_train_step(case), probe_statistics(case)
+    weights = case["params"].weights
+
+    def run():
+        before = [w.copy() for w in weights]
+        step()
+        return stats(before)
+
+    return run
+
+
+def torch_train_step(case: dict, torch):
+    """The same step in PyTorch: nn.Sequential of Linear/ReLU with the same weights and biases,
+    F.cross_entropy, torch.optim.Adam (torch's default implementation for CPU tensors)."""
+    params = case["params"]
+    mods = []
+    for l, (w, b) in enumerate(zip(params.weights, params.biases), start=1):
+        lin = torch.nn.Linear(w.shape[0], w.shape[1])
+        with torch.no_grad():
+            lin.weight.copy_(torch.from_numpy(np.ascontiguousarray(w.T)))
+            lin.bias.copy_(torch.from_numpy(np.asarray(b)))
+        mods.append(lin)
+        if l < len(params.weights):
+            mods.append(torch.nn.ReLU())
+    net = torch.nn.Sequential(*mods)
+    opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+    x, y = torch.from_numpy(case["x"]), torch.from_numpy(case["y"])
+
+    def run():
+        opt.zero_grad(set_to_none=True)
+        loss = torch.nn.functional.cross_entropy(net(x), y)
+        loss.backward()
+        opt.step()
+        return loss
+
+    return run
+
+
+def section_training(rounds: int, torch):
+    case = make_train_case()
+    print(f"\ntraining: one step (forward, softmax cross-entropy, backward, Adam) of a {case['label']} MLP")
+    if torch is not None:
+        # torch apart from the stats comparison, as elsewhere: its spinning pool slows what follows
+        t = interleaved({"initlab": initlab_train_step(case), "torch": torch_train_step(case, torch)},
+                        rounds, warmup=3)
+        s = t["torch"] / t["initlab"]
+        record(f"torch/initlab train step {case['label']}", "torch train step speedup", s,
+               f"(initlab {1e3 * t['initlab']:.2f} ms, torch {1e3 * t['torch']:.2f} ms; "
+               f"median of round ratios {t.paired('torch', 'initlab'):.3f})")
+    case = make_train_case()  # fresh weights and optimizer state for the second comparison
+    t = interleaved({"step": initlab_train_step(case), "stats": initlab_stats_step(case)}, rounds, warmup=3)
+    record(f"stats step / plain step {case['label']}", "stats step / plain step", t["stats"] / t["step"],
+           f"(plain {1e3 * t['step']:.2f} ms, with the probe's statistics {1e3 * t['stats']:.2f} ms; "
+           f"median of round ratios {t.paired('stats', 'step'):.3f})")
+    # where the extra goes: the probe's passes are a second forward + backward of the same size
+    stats = probe_statistics(case)
+    cfg, act, params, xp = case["cfg"], case["act"], case["params"], case["xp"]
+    before = [w.copy() for w in params.weights]
+
+    def probe_forward():
+        obs = experiment.StatsObserver(cfg, act, False)
+        obs.input(xp)
+        network.forward(xp, params, act, cfg.network.depth, obs, keep=True)
+
+    parts = interleaved({"step": initlab_train_step(case), "probe forward": probe_forward,
+                         "probe fwd+bwd": lambda: stats(before),
+                         "weights": lambda: stats.weights([w.copy() for w in params.weights])},
+                        rounds, warmup=2)
+    print(f"    -> per stats step: the probe's forward with statistics {1e3 * parts['probe forward']:.2f} ms, "
+          f"forward + backward with statistics and the weight statistics {1e3 * parts['probe fwd+bwd']:.2f} ms "
+          f"(of which update ratio, std(W), distinct units {1e3 * parts['weights']:.2f} ms), "
+          f"beside a plain step of {1e3 * parts['step']:.2f} ms")
+
+
 def versions(torch) -> str:
     import numpy
 
@@ -529,7 +694,7 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
 
     torch = None
-    if not args.no_torch and not args.quick:
+    if not args.no_torch:
         try:
             import torch  # noqa: F811
 
@@ -542,6 +707,7 @@ def main(argv=None) -> int:
         section_backward([(1000, 500, 10, "tanh")], 5, None),
         section_memory(quick=True),
         section_cli(runs=5),
+        section_training(15, torch),
     )
     if args.quick:
         quick_sections()
@@ -555,6 +721,7 @@ def main(argv=None) -> int:
         section_memory(quick=False)
         section_cli(runs=10)
         section_full_run(quick=False)
+        section_training(41, torch)
         section_figures()
     regress = [r for r in RESULTS if r["regress"]]
     if args.check and args.quick and regress:

@@ -183,9 +183,16 @@ class Adam:
     exp_avg: list | None = field(default=None, repr=False, metadata=STATE)     # m
     exp_avg_sq: list | None = field(default=None, repr=False, metadata=STATE)  # v
     steps: int = field(default=0, metadata=STATE)
+    # two scratch arrays per parameter, reused by every step (not state: not pickled)
+    _work: list | None = field(default=None, repr=False, compare=False, metadata=STATE)
 
     source = "Kingma & Ba 2015; torch.optim.Adam"
     decoupled = False
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state["_work"] = None
+        return state
 
     def __post_init__(self):
         self.lr = _checks.positive(self.lr, f"{FIELD}.lr")
@@ -205,27 +212,43 @@ class Adam:
         if self.exp_avg is None:
             self.exp_avg = [np.zeros_like(p) for p in params]
             self.exp_avg_sq = [np.zeros_like(p) for p in params]
+        if self._work is None or len(self._work) != len(params):
+            # Fresh temporaries cost a page fault per 4 KB on every step (six arrays of W's
+            # size per step made Adam slower than the forward and backward passes together);
+            # these two are reused. The operations and their order are those of the
+            # expressions in the comments, so the bits are the same.
+            self._work = [(np.empty_like(p), np.empty_like(p)) for p in params]
         t = self.steps + 1
         beta1, beta2 = self.betas
         step_size = lr / (1 - beta1 ** t)
         bc2_sqrt = math.sqrt(1 - beta2 ** t)
-        for p, g, m_, v, mask in zip(params, grads, self.exp_avg, self.exp_avg_sq, masks):
+        for p, g, m_, v, mask, (d, w) in zip(params, grads, self.exp_avg, self.exp_avg_sq, masks,
+                                             self._work):
             one = p.dtype.type
-            if self.decoupled:
-                if self.weight_decay != 0:
-                    p *= one(1 - lr * self.weight_decay)
-                d = _masked_grad(g, p, 0.0, mask)
-            else:
-                d = _masked_grad(g, p, self.weight_decay, mask)
+            wd = self.weight_decay
+            if self.decoupled and wd != 0:
+                p *= one(1 - lr * wd)
+            np.copyto(d, g, casting="unsafe")         # d = g in p's dtype
+            if not self.decoupled and wd != 0:        # d = g + lambda p
+                np.multiply(one(wd), p, out=w)
+                d += w
+            if mask is not None:
+                d *= mask
+            np.multiply(one(1 - beta1), d, out=w)     # m = beta1 m + (1 - beta1) d
             m_ *= one(beta1)
-            m_ += one(1 - beta1) * d
+            m_ += w
+            np.multiply(d, d, out=d)                  # v = beta2 v + (1 - beta2) d^2
+            d *= one(1 - beta2)
             v *= one(beta2)
-            v += one(1 - beta2) * (d * d)
-            denom = np.sqrt(v)
-            denom /= one(bc2_sqrt)
-            denom += one(self.eps)
-            update = m_ / denom
-            _apply(p, update, step_size, mask)
+            v += d
+            np.sqrt(v, out=w)                         # denom = sqrt(v) / sqrt(1 - beta2^t) + eps
+            w /= one(bc2_sqrt)
+            w += one(self.eps)
+            np.divide(m_, w, out=w)                   # update = m / denom
+            w *= one(step_size)                       # p -= step_size * update
+            p -= w
+            if mask is not None:
+                p *= mask
         self.steps = t
 
 
