@@ -338,8 +338,8 @@ def _threshold(ctx: _Ctx, v: Any, task: str) -> ThresholdConfig:
     v = _mapping(ctx, "train.threshold", v, ThresholdConfig)
     metric = _choice(ctx, "train.threshold.metric", v.get("metric", metric), METRICS, "metric")
     if metric.endswith("_acc") and task != "classification":
-        raise ctx.err("train.threshold.metric", f"a regression data set has no accuracy; valid: "
-                                                f"train_loss, test_loss")
+        raise ctx.err("train.threshold.metric", "a regression data set has no accuracy; valid: "
+                                                "train_loss, test_loss")
     value = _float(ctx, "train.threshold.value", v.get("value", value))
     return ThresholdConfig(metric, value)
 
