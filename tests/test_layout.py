@@ -19,7 +19,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "initlab"
 #: package (first component under initlab) -> floor. A module may import its own package and
 #: anything on a lower floor; "errors" is the ground every floor stands on.
 FLOORS = {
-    "errors": 0,
+    "errors": 0, "fmt": 0,
     "engine": 1,
     "theory": 2, "training": 2, "data": 2, "plots": 2,
     "config": 3,

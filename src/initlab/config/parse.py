@@ -95,21 +95,28 @@ def _choice(ctx: Ctx, path: str, v: Any, choices: tuple[str, ...], kind: str) ->
     return v
 
 
-def _section(ctx: Ctx, path: str, v: Any, cls) -> dict:
-    """The mapping at ``path`` checked against ``cls``'s fields; missing keys take ``cls``'s
-    defaults (so ``get(key)`` below never needs one)."""
+def given_keys(ctx: Ctx, path: str, v: Any, cls) -> dict:
+    """The keys given in the mapping at ``path`` (None: none), each checked against ``cls``'s
+    fields (did-you-mean on an unknown one)."""
     valid = [f.name for f in fields(cls)]
     if v is None:
-        v = {}
-    elif isinstance(v, cls):  # a section record (a default, or a config being changed)
-        v = {k: getattr(v, k) for k in valid}
+        return {}
+    if isinstance(v, cls):  # a section record (a default, or a config being changed)
+        return {k: getattr(v, k) for k in valid}
     if not isinstance(v, Mapping):
         what = "a mapping of sections" if not path else "a mapping"
         raise ctx.err(path, f"must be {what} with keys {', '.join(valid)}, got {type_name(v)}")
     for k in v:
         if k not in valid:
             raise ctx.err(f"{path}.{k}" if path else str(k), unknown_key(str(k), valid))
-    return {k: v[k] if k in v else default(cls, k) for k in valid}
+    return dict(v)
+
+
+def _section(ctx: Ctx, path: str, v: Any, cls) -> dict:
+    """:func:`given_keys`, with ``cls``'s defaults for the keys not given (so ``get(key)``
+    below never needs one)."""
+    d = given_keys(ctx, path, v, cls)
+    return {k: d[k] if k in d else default(cls, k) for k in (f.name for f in fields(cls))}
 
 
 def _names(path: str) -> str:
@@ -171,17 +178,20 @@ def _input(ctx: Ctx, v: Any) -> InputConfig:
     return inp
 
 
-def _network(ctx: Ctx, v: Any) -> NetworkConfig:
-    d = _section(ctx, "network", v, NetworkConfig)
-    depth = _int(ctx, "network.depth", d["depth"])
-    w = d["width"]
+def widths(ctx: Ctx, depth: int, w: Any) -> int | tuple[int, ...]:
+    """``network.width``: one width for every layer, or a list of ``depth`` widths."""
     if isinstance(w, (list, tuple)):
         if len(w) != depth:
             raise ctx.err("network.width", f"a list of widths needs network.depth = {depth} entries, "
                                            f"got {len(w)}")
-        width: int | tuple[int, ...] = tuple(_int(ctx, f"network.width.{i}", x) for i, x in enumerate(w))
-    else:
-        width = _int(ctx, "network.width", w)
+        return tuple(_int(ctx, f"network.width.{i}", x) for i, x in enumerate(w))
+    return _int(ctx, "network.width", w)
+
+
+def _network(ctx: Ctx, v: Any) -> NetworkConfig:
+    d = _section(ctx, "network", v, NetworkConfig)
+    depth = _int(ctx, "network.depth", d["depth"])
+    width = widths(ctx, depth, d["width"])
     b = d["bias"]
     is_spec = isinstance(b, (str, Mapping, Spec))
     bias = b if is_spec else _float(ctx, "network.bias", b)  # a number is checked first

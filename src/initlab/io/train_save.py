@@ -139,13 +139,10 @@ def _manifest(stage: Path, kind: str, name: str, seed: int, command: str | None,
 
 
 def _figures(call: str, folder: Path) -> list[Path]:
-    """``initlab.plots.train_figures.<call>(folder)`` when that module exists, else nothing."""
-    try:
-        from initlab.plots import train_figures
-    except ImportError:
-        return []
-    fn = getattr(train_figures, call, None)
-    return list(fn(folder) or []) if fn is not None else []
+    """``initlab.plots.train_figures.<call>(folder)`` (matplotlib imported here, on use)."""
+    from initlab.plots import train_figures
+
+    return list(getattr(train_figures, call)(folder))
 
 
 def save_train(result, out: str | Path, *, figures: bool = True, command: str | None = None) -> Path:
