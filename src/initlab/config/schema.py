@@ -89,10 +89,16 @@ class StatsConfig:
 
 
 @dataclass(frozen=True)
-class Config:
+class Head:
+    """What every experiment file starts with: its name, seed and dtype."""
+
     name: str = "experiment"
     seed: int = 0
     dtype: str = "float64"
+
+
+@dataclass(frozen=True)
+class Config(Head):
     input: InputConfig = field(default_factory=InputConfig)
     network: NetworkConfig = field(default_factory=NetworkConfig)
     backward: BackwardConfig = field(default_factory=BackwardConfig)

@@ -5,7 +5,7 @@ described in :mod:`.training`."""
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from initlab.config.schema import Spec, StatsConfig
+from initlab.config.schema import Head, NetworkConfig, Spec, StatsConfig
 
 DTYPES = ("float32", "float64")
 NORMS = ("none", "batch", "layer")
@@ -32,19 +32,15 @@ class DataConfig:
 
 
 @dataclass(frozen=True)
-class TrainNetworkConfig:
+class TrainNetworkConfig(NetworkConfig):
+    """A run's network with a training net's defaults, plus normalization and dropout."""
+
     depth: int = 2
     width: int | tuple[int, ...] = 10
     activation: Spec = Spec("relu")
     initializer: Spec = Spec("he")
-    bias: float | Spec = 0.0
     norm: str = "none"
     dropout: float = 0.0
-
-    @property
-    def widths(self) -> tuple[int, ...]:
-        """Hidden widths, one per layer (``depth`` entries)."""
-        return self.width if isinstance(self.width, tuple) else (self.width,) * self.depth
 
 
 @dataclass(frozen=True)
@@ -90,10 +86,8 @@ class TrainSection:
 
 
 @dataclass(frozen=True)
-class TrainConfig:
+class TrainConfig(Head):
     name: str = "train"
-    seed: int = 0
-    dtype: str = "float64"
     data: DataConfig = field(default_factory=DataConfig)
     network: TrainNetworkConfig = field(default_factory=TrainNetworkConfig)
     train: TrainSection = field(default_factory=TrainSection)

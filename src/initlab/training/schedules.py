@@ -33,23 +33,37 @@ def _step_index(t) -> int:
 
 
 @dataclass(frozen=True)
-class Constant:
-    """``lr_t = base_lr``."""
+class _Schedule:
+    """A base rate and settings, each validated at construction (``CHECKS``: (name, check);
+    errors placed at ``train.optimizer.lr`` and ``train.lr_schedule.<name>``); ``schedule(t)``
+    checks the step and returns :meth:`rate` of it."""
 
     base_lr: float
 
-    source = "torch.optim.lr_scheduler.ConstantLR with factor 1 (no schedule)"
+    CHECKS = ()
 
     def __post_init__(self):
         object.__setattr__(self, "base_lr", _checks.positive(self.base_lr, BASE_LR_FIELD))
+        for name, check in self.CHECKS:
+            object.__setattr__(self, name, check(getattr(self, name), f"{FIELD}.{name}"))
 
     def __call__(self, t: int) -> float:
-        _step_index(t)
+        return self.rate(_step_index(t))
+
+
+@dataclass(frozen=True)
+class Constant(_Schedule):
+    """``lr_t = base_lr``."""
+
+
+    source = "torch.optim.lr_scheduler.ConstantLR with factor 1 (no schedule)"
+
+    def rate(self, t: int) -> float:
         return self.base_lr
 
 
 @dataclass(frozen=True)
-class Cosine:
+class Cosine(_Schedule):
     """Cosine annealing from ``base_lr`` to ``eta_min`` over ``total_steps`` updates.
 
     ``lr_t = eta_min + (base_lr - eta_min) (1 + cos(pi t / T_max)) / 2`` with
@@ -64,26 +78,19 @@ class Cosine:
         eta_min: >= 0, the rate at t = T_max.
     """
 
-    base_lr: float
     total_steps: int
     eta_min: float = 0.0
 
     source = "Loshchilov & Hutter 2017; torch.optim.lr_scheduler.CosineAnnealingLR"
+    CHECKS = (("total_steps", _checks.positive_int), ("eta_min", _checks.nonnegative))
 
-    def __post_init__(self):
-        object.__setattr__(self, "base_lr", _checks.positive(self.base_lr, BASE_LR_FIELD))
-        object.__setattr__(self, "total_steps",
-                           _checks.positive_int(self.total_steps, f"{FIELD}.total_steps"))
-        object.__setattr__(self, "eta_min", _checks.nonnegative(self.eta_min, f"{FIELD}.eta_min"))
-
-    def __call__(self, t: int) -> float:
-        t = _step_index(t)
+    def rate(self, t: int) -> float:
         cos = math.cos(math.pi * t / self.total_steps)
         return self.eta_min + (self.base_lr - self.eta_min) * (1.0 + cos) / 2.0
 
 
 @dataclass(frozen=True)
-class Step:
+class Step(_Schedule):
     """Step decay: ``lr_t = base_lr * gamma ** (t // step_size)``, the closed form of
     ``torch.optim.lr_scheduler.StepLR``.
 
@@ -93,20 +100,13 @@ class Step:
         gamma: > 0, the factor per decay (0.1 as torch's default).
     """
 
-    base_lr: float
     step_size: int
     gamma: float = 0.1
 
     source = "torch.optim.lr_scheduler.StepLR"
+    CHECKS = (("step_size", _checks.positive_int), ("gamma", _checks.positive))
 
-    def __post_init__(self):
-        object.__setattr__(self, "base_lr", _checks.positive(self.base_lr, BASE_LR_FIELD))
-        object.__setattr__(self, "step_size",
-                           _checks.positive_int(self.step_size, f"{FIELD}.step_size"))
-        object.__setattr__(self, "gamma", _checks.positive(self.gamma, f"{FIELD}.gamma"))
-
-    def __call__(self, t: int) -> float:
-        t = _step_index(t)
+    def rate(self, t: int) -> float:
         return self.base_lr * self.gamma ** (t // self.step_size)
 
 
