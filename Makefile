@@ -30,6 +30,8 @@ figures: $(STAMP)
 	$(BIN)/initlab reproduce all --strict -q --results $(RESULTS)
 	$(BIN)/initlab phase --act tanh --empirical --out $(RESULTS)/phase-tanh
 	$(BIN)/initlab jacobian --act tanh --out $(RESULTS)/jacobian-tanh
+	for c in circles_zeros circles_large circles_he; do \
+	  $(BIN)/initlab train configs/train/$$c.yaml -q --out $(RESULTS)/$$c || exit 1; done
 
 # Regenerate into a temporary folder and compare with the committed tables (what CI does).
 check-results: $(STAMP)

@@ -175,6 +175,16 @@ def test_compare_train_one_line_per_initializer(small, workdir):
     assert {r["distinct_units"] for r in zeros} == {"1"}
 
 
+def test_compare_train_draws_its_overlay(small, workdir):
+    """With figures: runs.csv indexes the run folders and curves.png overlays them."""
+    rc, out, err = invoke(["compare", "zeros", "he", "--config", str(small), "--train", "--out", "fig"])
+    assert rc == 0, err
+    o = workdir / "fig"
+    assert [r["folder"] for r in rows(o / "runs.csv")] == ["runs/zeros", "runs/he"]
+    assert (o / "curves.png").stat().st_size > 10_000
+    assert (o / "runs" / "he" / "loss.png").exists() is False  # the overlay, not every run's figures
+
+
 def test_compare_train_needs_a_config(workdir):
     rc, out, err = invoke(["compare", "he", "--train"])
     assert_refused(rc, out, err, "--config", "configs/train/circles.yaml")

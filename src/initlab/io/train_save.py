@@ -181,7 +181,8 @@ def compare_markdown(title: str, labels: Sequence[str], runs: Sequence, command:
 
 def save_compare(title: str, labels: Sequence[str], slugs: Sequence[str], runs: Sequence, out: str | Path, *,
                  figures: bool = True, command: str | None = None, elapsed: float | None = None) -> Path:
-    """A training comparison: ``compare.csv`` (one row per initializer), long-form
+    """A training comparison: ``compare.csv`` (one row per initializer), ``runs.csv`` (each
+    initializer's run folder, for the figures), long-form
     ``history.csv`` and ``layers.csv`` (an ``initializer`` column first), ``summary.md``,
     ``manifest.json``, and one run folder per initializer under ``runs/<slug>/`` (the files of
     :func:`write_files`)."""
@@ -196,6 +197,8 @@ def save_compare(title: str, labels: Sequence[str], slugs: Sequence[str], runs: 
         (stage / "runs").mkdir()
         for slug, r in zip(slugs, runs):
             write_files(r, stage / "runs" / slug)
+        index = [{"initializer": lab, "folder": f"runs/{slug}"} for lab, slug in zip(labels, slugs)]
+        results.write_text(stage, "runs.csv", results.csv_text(index, ("initializer", "folder")))
         if figures:
             _figures("draw_compare", stage)
         _manifest(stage, "compare-train", Path(out).name, runs[0].config.seed, command,
