@@ -159,8 +159,7 @@ def train(
 ) -> None:
     """Train a network and record its per-layer statistics while it learns.
 
-    Writes history.csv, layers.csv, histograms.npz, boundary.npz (2-D data), final.json,
-    config.yaml, summary.md and manifest.json (and the figures).
+    Writes history.csv, layers.csv, histograms.npz, boundary.npz, config.yaml, summary.md, figures.
     """
     from initlab.io import results, train_save
 
