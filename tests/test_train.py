@@ -204,13 +204,32 @@ def test_layer_rows_are_stats_steps_times_depth():
     assert res.loop.hist_edges.shape == (3, 51)
 
 
-def test_batch_norm_and_dropout_train_and_stats_see_normalized_preactivations():
-    cfg = config(small(network={"norm": "batch", "dropout": 0.1}, train={"steps": 40}))
-    res = R.run(cfg)
-    assert not res.loop.diverged
-    step0 = [r for r in res.loop.layers if r["step"] == 0]
-    # eval mode at step 0: running mean 0, var 1, gamma 1, beta 0 -> y = z / sqrt(1 + eps)
-    assert all(r["preact_std"] > 0 for r in step0)
+def test_norms_and_dropout_train_and_the_stats_see_normalized_preactivations():
+    res = R.run(config(small(network={"norm": "batch", "dropout": 0.1}, train={"steps": 40})))
+    assert not res.loop.diverged and len(res.loop.layers) == 3 * 2
+    # layer norm at step 0 (gamma 1, beta 0): every row of y has mean 0 and variance var/(var+eps),
+    # so the statistics of the normalized pre-activations are mean 0 and std ~1 in every layer
+    res = R.run(config(small(network={"norm": "layer"}, train={"steps": 1})))
+    for row in (r for r in res.loop.layers if r["step"] == 0):
+        assert abs(row["preact_mean"]) < 1e-12 and row["preact_std"] == pytest.approx(1.0, abs=1e-3)
+
+
+def test_frozen_layers_stay_and_masked_weights_stay_zero():
+    from initlab.engine.parameters import StoredParameters
+
+    cfg = config(small(train={"steps": 30}))
+    ds = R.load_data(cfg)
+    model = R.build_model(cfg, ds)
+    p = model.params
+    model.params = StoredParameters(p.weights, p.biases, frozen=[1])
+    model.params.set_mask(2, (np.arange(p.weights[1].size).reshape(p.weights[1].shape) % 3 != 0))
+    w1 = model.params.weights[0].copy()
+    loss, y_tr, y_te = R.loss_and_targets(cfg, ds)
+    L.train(model, R.build_optimizer(cfg), R.build_schedule(cfg), loss, ds.x_train, y_tr, ds.x_test, y_te,
+            R.settings_of(cfg, ds))
+    assert np.array_equal(model.params.weights[0], w1)
+    w2 = model.params.weights[1]
+    assert (w2.ravel()[::3] == 0).all() and (w2.ravel()[1::3] != 0).all()
 
 
 # --- real data ----------------------------------------------------------------------------------------

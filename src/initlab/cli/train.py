@@ -159,8 +159,7 @@ def train(
 ) -> None:
     """Train a network and record its per-layer statistics while it learns.
 
-    Writes history.csv, layers.csv, histograms.npz, boundary.npz (2-D data), final.json,
-    config.yaml, summary.md and manifest.json (and the figures).
+    Writes history.csv, layers.csv, histograms.npz, boundary.npz, config.yaml, summary.md, figures.
     """
     from initlab.io import results, train_save
 
@@ -283,6 +282,8 @@ def compare_train(inits: list[str], act: str | None, config: Path | None, sets, 
     command = " ".join(["initlab"] + (sys.argv[1:] if sys.argv[1:2] == ["compare"] else ["compare", *inits]))
     train_save.save_compare(title, labels, slugs, runs, folder, figures=figures, command=command, elapsed=elapsed)
     console.print(title, markup=False, highlight=False)
+    console.print(f"(threshold: {runs[0].final_metrics()['threshold']}; same data, batches and seed for all)",
+                  markup=False, highlight=False)
     width = max(len(l) for l in labels)
     for label, r in zip(labels, runs):
         f = r.final_metrics()
@@ -290,10 +291,10 @@ def compare_train(inits: list[str], act: str | None, config: Path | None, sets, 
                if f["train_acc"] is not None else
                f"train loss {_num(f['train_loss'])}  test loss {_num(f['test_loss'])}")
         th = f["steps_to_threshold"]
-        line = (f"{label:<{width}}  {acc}  threshold: {'step ' + str(th) if th is not None else 'not reached'}"
-                f"  {'DIVERGED at step ' + str(f['diverged_at']) if f['diverged'] else 'converging' if th is not None else ''}")
-        console.print(line.rstrip(), markup=False, highlight=False,
+        status = f"threshold at step {th}" if th is not None else "threshold not reached"
+        if f["diverged"]:
+            status += f", DIVERGED at step {f['diverged_at']}"
+        console.print(f"{label:<{width}}  {acc}  {status}", markup=False, highlight=False,
                       style="red" if f["diverged"] else ("green" if th is not None else None))
-    console.print(f"(threshold: {runs[0].final_metrics()['threshold']})", markup=False, highlight=False)
     console.print(f"wrote {folder}/ ({', '.join(sorted(p.name for p in folder.iterdir()))}) in {elapsed:.2f} s",
                   markup=False, highlight=False)

@@ -6,6 +6,14 @@ of ``config.seed``, the weights from the per-layer weight and bias streams exact
 masks and probe batch from their own streams (:mod:`initlab.training.loop`). So two configs that
 differ only in the initializer see the same data, split, batches and probe batch.
 
+Threads: the loop's matrix products are small (a minibatch times a layer), and OpenBLAS's second
+thread costs far more than it gains there when the cores are shared (measured on this 2-core
+machine under load: a Fashion-MNIST step 9x slower in CPU time with 2 BLAS threads than with 1,
+mnist1d 10x); :func:`run` limits BLAS to :data:`BLAS_THREADS` thread(s) while it trains
+(threadpoolctl, scikit-learn's dependency), unless ``OPENBLAS_NUM_THREADS``, ``OMP_NUM_THREADS``
+or ``MKL_NUM_THREADS`` is set: then the user's choice stands. The statistics kernel's own two
+threads are not affected.
+
 Network: ``n_0 = input_dim``, the hidden widths, then a linear readout to ``n_classes`` logits
 (``softmax_ce``; ``mse`` on a classification set: one-hot targets), one logit (``bce``), or the
 target width (regression).
@@ -28,6 +36,7 @@ from initlab.training import loop as L
 from initlab.training import losses, optimizers, schedules
 from initlab.training.model import Model
 
+BLAS_THREADS = 1  # while training (see the module docstring)
 BOUNDARY_GRID = 200  # G: the decision-boundary grid is G x G points
 BOUNDARY_MARGIN = 0.5  # the grid spans the data (raw coordinates) +- this
 
@@ -209,6 +218,20 @@ def dataset_summary(ds: datasets.Dataset) -> dict:
 
 # --- the run -----------------------------------------------------------------------------------
 
+def blas_threads():
+    """A context limiting BLAS to :data:`BLAS_THREADS` thread(s), unless the environment chose."""
+    import contextlib
+    import os
+
+    if any(os.environ.get(v) for v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")):
+        return contextlib.nullcontext()
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - scikit-learn brings it
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=BLAS_THREADS, user_api="blas")
+
+
 def run(cfg: TrainConfig, *, save_weights: bool = False, callbacks: L.Callbacks = L.Callbacks(),
         ds: datasets.Dataset | None = None) -> TrainResult:
     """Train ``cfg`` and return what was measured (``ds``: an already loaded data set of ``cfg``,
@@ -218,12 +241,13 @@ def run(cfg: TrainConfig, *, save_weights: bool = False, callbacks: L.Callbacks 
     initial = {k: v.copy() for k, v in model.params.state().items()} if save_weights else None
     loss, y_tr, y_te = loss_and_targets(cfg, ds)
     settings = settings_of(cfg, ds)
-    t0 = time.perf_counter()
-    res = L.train(model, build_optimizer(cfg), build_schedule(cfg, settings.steps), loss, ds.x_train, y_tr, ds.x_test, y_te,
-                  settings, stats=probe_stats(cfg, model), callbacks=callbacks)
-    elapsed = time.perf_counter() - t0
+    with blas_threads():
+        t0 = time.perf_counter()
+        res = L.train(model, build_optimizer(cfg), build_schedule(cfg, settings.steps), loss, ds.x_train, y_tr,
+                      ds.x_test, y_te, settings, stats=probe_stats(cfg, model), callbacks=callbacks)
+        elapsed = time.perf_counter() - t0
+        boundary = decision_boundary(model, ds, cfg.train.loss) if ds.plot_2d else None
     act, w_init, _ = components_of(cfg)
-    boundary = decision_boundary(model, ds, cfg.train.loss) if ds.plot_2d else None
     return TrainResult(config=cfg, dataset=dataset_summary(ds), activation=act.label(),
                        initializer=w_init.label(), widths=model.params.widths, loop=res, elapsed=elapsed,
                        final={k: v.copy() for k, v in model.params.state().items()}, initial=initial,
