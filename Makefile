@@ -1,6 +1,6 @@
 # initlab: two commands set everything up on a fresh machine.
 #   make run   -> creates .venv, installs initlab, runs the default experiment (configs/tanh_small.yaml)
-#   make test  -> creates .venv if needed, installs initlab with test extras, runs the test suite
+#   make test  -> creates .venv if needed, installs initlab with test extras, runs the test suite (on every core: pytest-xdist)
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -22,7 +22,7 @@ run: $(STAMP)
 	$(BIN)/initlab run configs/tanh_small.yaml
 
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto
 
 # Every study, figure and table under results/ (or RESULTS=dir), regenerated from the configs
 # (the studies' own are packaged in src/initlab/studies/configs/).
