@@ -204,3 +204,16 @@ def test_numpy_fallback_runs_and_agrees(cfg, tmp_path, monkeypatch):
             if rk[col] == rn[col]:
                 continue
             assert float(rk[col]) == pytest.approx(float(rn[col]), rel=1e-9, abs=1e-15), col
+
+
+def test_a_closed_pipe_exits_0_quietly(tmp_path):
+    """`initlab run ... | head -1`: the reader goes away while the table prints. The files are
+    written before anything is printed, so this is a success: exit 0, nothing on stderr."""
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("network: {depth: 40, width: 8}\ninput: {batch: 4, dim: 8}\n")
+    cmd = (f"{sys.executable} -m initlab run {cfg} --no-figures --out {tmp_path / 'o'} | head -c 1 >/dev/null; "
+           "echo ${PIPESTATUS[0]}")
+    p = subprocess.run(["bash", "-c", cmd], capture_output=True, text=True, timeout=120)
+    assert p.stdout.strip() == "0", (p.stdout, p.stderr)
+    assert p.stderr == ""
+    assert (tmp_path / "o" / "stats.csv").exists()

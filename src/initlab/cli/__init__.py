@@ -47,7 +47,8 @@ def _usage_message(e: ClickException) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Entry point: one line on stderr and exit 2 for usage/config errors, 1 for bugs.
 
-    Exit codes: 0 success (an overflow is a reported result), 1 internal error, 2 usage or
+    Exit codes: 0 success (an overflow is a reported result; also when the reader of stdout
+    stops early, as ``| head`` does: the files are written first), 1 internal error, 2 usage or
     configuration error, 130 interrupted (Ctrl-C), 143 terminated (SIGTERM). Interrupts and
     SIGTERM unwind normally, so a result folder being written is removed, never left half.
     """
@@ -85,6 +86,12 @@ def main(argv: list[str] | None = None) -> int:
     except Terminated:
         print("initlab: terminated", file=sys.stderr)
         return 143
+    except BrokenPipeError:
+        # The reader of stdout is gone (`initlab run ... | head -3`). Every command writes its
+        # files before it prints, so the work is done: exit 0, quietly, and let nothing more be
+        # written to the closed pipe (the interpreter's final flush included).
+        _silence_stdout()
+        return 0
     except Exception as e:  # a bug: say so, keep it to one line
         where = ""
         tb = e.__traceback__
@@ -101,6 +108,16 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
+
+
+def _silence_stdout() -> None:
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # pragma: no cover - stdout without a file descriptor
+        pass
 
 
 def entry() -> None:
