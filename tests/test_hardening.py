@@ -446,3 +446,15 @@ def test_byte_identical_tables_across_processes_and_backward_toggle(tmp_path, da
     assert [{k: r[k] for k in forward} for r in jc["rows"]] == [{k: r[k] for k in forward} for r in ja["rows"]]
     assert jc["histograms"]["act"] == ja["histograms"]["act"]
     assert jc["first_nonfinite"]["forward"] == ja["first_nonfinite"]["forward"]
+
+
+def test_an_output_folder_that_takes_no_entry_is_a_write_error(tmp_path):
+    """--out /proc/x: /proc exists but takes no new folder (ENOENT, even as root): a write
+    error naming --out and the folder, exit 2, not an internal error."""
+
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("network: {depth: 2, width: 4}\ninput: {batch: 2, dim: 4}\n")
+    rc, out, err = invoke(["run", str(cfg), "--out", "/proc/initlab-test-out", "--no-figures", "-q"])
+    assert rc == 2 and out == "", err
+    assert err.startswith("initlab: error: --out: cannot write /proc/initlab-test-out") and "(/proc)" in err
+    assert "initlab-tmp" not in err and len(err.strip().splitlines()) == 1

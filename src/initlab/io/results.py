@@ -293,7 +293,10 @@ def staged_dir(out: str | Path) -> Iterator[Path]:
     try:
         for stale in stale_stages(out):
             shutil.rmtree(stale, ignore_errors=True)
-        stage.mkdir()
+        try:
+            stage.mkdir()
+        except OSError as exc:  # the output's folder takes no new entry (e.g. /proc: ENOENT)
+            raise _write_error(out, OSError(exc.errno, exc.strerror, str(out.parent))) from None
         pause_point("staged")
         yield stage
         pause_point("written")
