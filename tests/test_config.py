@@ -196,3 +196,24 @@ def test_importing_config_loads_neither_numpy_nor_yaml():
             "print(bad); sys.exit(1 if bad else 0)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_set_speaks_the_compare_spec_syntax_and_a_new_name_replaces_the_parameters():
+    """One spec syntax everywhere: --set network.activation=leaky_relu:negative_slope=0.2 as in
+    initlab compare; setting a component or its name replaces its parameters (std does not
+    survive a switch to xavier); later --set wins, so parameters go after the name."""
+    from initlab import config
+
+    base = {"network": {"initializer": {"name": "normal", "std": 0.01}}}
+    cfg = config.resolve(base, sets=[("network.initializer.name", "xavier")])
+    assert cfg.network.initializer.name == "xavier" and cfg.network.initializer.kwargs == {}
+    cfg = config.resolve(base, sets=[config.parse_set("network.activation=leaky_relu:negative_slope=0.2")])
+    assert cfg.network.activation.name == "leaky_relu"
+    assert cfg.network.activation.kwargs == {"negative_slope": 0.2}
+    cfg = config.resolve(base, sets=[("network.initializer", "xavier"), ("network.initializer.gain", 2.0)])
+    assert cfg.network.initializer.kwargs == {"gain": 2.0}
+    cfg = config.resolve(base, sets=[("network.initializer.gain", 2.0), ("network.initializer", "xavier")])
+    assert cfg.network.initializer.kwargs == {}  # the later --set replaced the component
+    with pytest.raises(ConfigError) as e:
+        config.resolve(base, sets=[config.parse_set("network.activation=leaky_relu:slope=0.2")])
+    assert e.value.field.startswith("network.activation") and "negative_slope" in str(e.value)

@@ -39,7 +39,14 @@ def _root(
 
 
 def console():
-    """A rich console for stdout (rich is imported on first use)."""
+    """A rich console for stdout (rich is imported on first use). A closed pipe (``| head``)
+    surfaces as :class:`BrokenPipeError`, which :func:`initlab.cli.main` turns into exit 0
+    (rich's own answer would be exit 1)."""
     from rich.console import Console
 
-    return Console(highlight=False)
+    class _Console(Console):
+        def on_broken_pipe(self) -> None:
+            self.quiet = True
+            raise BrokenPipeError("stdout closed")
+
+    return _Console(highlight=False)

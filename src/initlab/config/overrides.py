@@ -38,7 +38,11 @@ def apply_set(data: dict, dotted: str, value: Any) -> dict:
 
     The path must name a known field; below ``network.activation``/``initializer``/``bias`` it
     names a parameter (checked later against the registry). A bare spec string becomes a
-    mapping when a parameter is set under it.
+    mapping when a parameter is set under it. The rules, applied in command-line order (the
+    last ``--set`` wins): setting a component (``network.initializer=xavier``, or in the spec
+    syntax ``network.activation=leaky_relu:negative_slope=0.2``, read by
+    :func:`initlab.config.scalars.parse_set`) or its ``name`` replaces the component with its
+    parameters, so set parameters after the name.
     """
     parts = dotted.split(".")
     if not dotted or any(not p for p in parts):
@@ -79,7 +83,8 @@ def apply_set(data: dict, dotted: str, value: Any) -> dict:
             raise ConfigError(dotted, f"--set: '{path2}' is a constant; set {path2}=<initializer> "
                                       "before its parameters")
         spec = {"name": default_.name} if isinstance(default_, Spec) else {}
-    spec = dict(spec)
+    # a new name is a new component: its parameters are its own, the old ones are dropped
+    spec = {"name": value} if parts[2] == "name" else dict(spec)
     spec[parts[2]] = value
     sec[key] = spec
     return out

@@ -33,7 +33,7 @@ from typing import Any
 import yaml
 
 from initlab.config.parse import printable, type_name
-from initlab.config.schema import Spec, fmt_value
+from initlab.config.schema import SPEC_FIELDS, Spec, fmt_value
 from initlab.errors import ConfigError, lookup
 
 
@@ -87,6 +87,13 @@ def parse_set(item: str) -> tuple[str, Any]:
                                           f"{SET_EXAMPLES}") from None
     if value is None:
         raise ConfigError(printable(key), f"--set: empty value in '{printable(item)}'; {SET_EXAMPLES}")
+    if key in SPEC_FIELDS and isinstance(value, str) and ":" in value:
+        # a component in the spec syntax of initlab compare: leaky_relu:negative_slope=0.2
+        try:
+            spec = parse_spec(value, "activation" if key.endswith("activation") else "initializer")
+        except ConfigError as e:
+            raise ConfigError(printable(key), f"(from the command line) {e.field}: {e.detail}") from None
+        value = {"name": spec.name, **spec.kwargs}
     return key, value
 
 

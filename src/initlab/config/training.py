@@ -129,6 +129,9 @@ def apply_set(data: dict, dotted: str, value: Any) -> dict:
                                       f"set {here}=... instead")
         node[key] = nxt
         node = nxt
+    parent = ".".join(parts[:-1])
+    if parts[-1] == "name" and parent in NAMED:  # a new name: the old parameters go with the old one
+        node.clear()
     node[parts[-1]] = value
     return out
 
