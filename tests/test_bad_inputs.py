@@ -137,14 +137,14 @@ def test_config_unreadable_permission(workdir, monkeypatch):
     if os.geteuid() != 0:
         p.chmod(0)
     else:
-        real = Path.read_text
+        real = os.open
 
-        def denied(self, *a, **k):
-            if self.name == "secret.yaml":
-                raise PermissionError(errno.EACCES, "Permission denied", str(self))
-            return real(self, *a, **k)
+        def denied(path, *a, **k):  # the config is opened with os.open (bounded, non-blocking)
+            if Path(path).name == "secret.yaml":
+                raise PermissionError(errno.EACCES, "Permission denied", str(path))
+            return real(path, *a, **k)
 
-        monkeypatch.setattr(Path, "read_text", denied)
+        monkeypatch.setattr(os, "open", denied)
     try:
         rc, out, err = invoke(["run", "secret.yaml"])
     finally:

@@ -458,3 +458,141 @@ def test_an_output_folder_that_takes_no_entry_is_a_write_error(tmp_path):
     assert rc == 2 and out == "", err
     assert err.startswith("initlab: error: --out: cannot write /proc/initlab-test-out") and "(/proc)" in err
     assert "initlab-tmp" not in err and len(err.strip().splitlines()) == 1
+
+
+# --- resource bounds before any work starts (issue 19) -----------------------------------------
+
+BOUNDS_VALID = "input: {batch: 4, dim: 6}\nnetwork: {depth: 2, width: 5, activation: tanh}\n"
+
+
+def refused_in_subprocess(args: list[str], cwd: Path, *needles: str) -> str:
+    """Run the CLI in a subprocess (so a hang is a timeout, not a stuck test suite): exit 2,
+    one stderr line containing ``needles``, nothing on stdout, no --out folder created."""
+    exe = [sys.executable, "-m", "initlab", *args, "--out", str(cwd / "out"), "--no-figures", "-q"]
+    r = subprocess.run(exe, capture_output=True, text=True, cwd=cwd, timeout=20, stdin=subprocess.DEVNULL)
+    assert r.returncode == 2, (r.returncode, r.stderr)
+    assert r.stdout == ""
+    assert r.stderr.count("\n") == 1 and r.stderr.startswith("initlab: error: "), repr(r.stderr)
+    assert "Traceback" not in r.stderr
+    for n in needles:
+        assert n in r.stderr, (n, r.stderr)
+    assert not (cwd / "out").exists()
+    return r.stderr
+
+
+def test_config_fifo_is_refused_without_blocking(tmp_path):
+    fifo = tmp_path / "c.yaml"
+    os.mkfifo(fifo)
+    before = set(os.listdir(tmp_path))
+    refused_in_subprocess(["run", str(fifo)], tmp_path, f"config: cannot read {fifo}: a FIFO", "not a regular file")
+    assert set(os.listdir(tmp_path)) == before
+
+
+def test_config_dev_zero_is_refused(tmp_path):
+    refused_in_subprocess(["run", "/dev/zero"], tmp_path, "config: cannot read /dev/zero: a character device",
+                          "not a regular file")
+
+
+def test_config_directory_is_refused(tmp_path):
+    (tmp_path / "d").mkdir()
+    refused_in_subprocess(["run", "d"], tmp_path, "config: d is a directory")
+
+
+def test_config_over_max_bytes_is_refused_before_parsing(tmp_path):
+    from initlab.io.configfile import MAX_CONFIG_BYTES
+
+    big = tmp_path / "big.yaml"
+    line = "#" * 99 + "\n"
+    big.write_text(BOUNDS_VALID + line * (MAX_CONFIG_BYTES // len(line) + 1))
+    assert big.stat().st_size > MAX_CONFIG_BYTES == 2**20
+    refused_in_subprocess(["run", "big.yaml"], tmp_path, "config: cannot read big.yaml",
+                          "MAX_CONFIG_BYTES")
+
+
+def test_config_at_max_bytes_is_read(tmp_path):
+    from initlab.io import configfile
+
+    ok = tmp_path / "ok.yaml"
+    text = BOUNDS_VALID + "#" * (configfile.MAX_CONFIG_BYTES - len(BOUNDS_VALID) - 1) + "\n"
+    ok.write_text(text)
+    assert ok.stat().st_size == configfile.MAX_CONFIG_BYTES
+    data, _ = configfile.read(ok)
+    assert data["network"]["depth"] == 2
+
+
+def test_config_that_grows_past_the_limit_is_read_at_most_once_over(tmp_path, monkeypatch):
+    """A file whose stat size is small but that yields more bytes (it grew) is still bounded."""
+    from initlab.errors import ConfigError
+    from initlab.io import configfile
+
+    monkeypatch.setattr(configfile, "MAX_CONFIG_BYTES", 64)
+    monkeypatch.setattr(configfile.os, "stat", lambda p: os.stat_result((0o100644, 0, 0, 1, 0, 0, 10, 0, 0, 0)))
+    f = tmp_path / "g.yaml"
+    f.write_text("# " + "x" * 100 + "\n")
+    with pytest.raises(ConfigError, match="MAX_CONFIG_BYTES"):
+        configfile.read(f)
+
+
+def test_set_value_3000_deep_is_one_line_not_a_recursion_error(tmp_path):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(BOUNDS_VALID)
+    deep = "[" * 3000 + "]" * 3000
+    err = refused_in_subprocess(["run", "c.yaml", "--set", f"network.width={deep}"], tmp_path,
+                                "network.width: --set", "MAX_NESTING")
+    assert "RecursionError" not in err and len(err) < 400
+
+
+def test_file_3000_deep_list_in_process(tmp_path):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(BOUNDS_VALID + "stats: {range: " + "[" * 3000 + "]" * 3000 + "}\n")
+    rc, out, err = invoke(["run", str(cfg), "--out", str(tmp_path / "out")])
+    assert rc == 2 and out == "" and err.count("\n") == 1, err
+    assert "stats.range.0 (line 3)" in err and "MAX_NESTING" in err
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("depth", ["1e9", "1e8", "100001"])
+def test_huge_depth_is_refused_quickly_naming_the_limit(tmp_path, depth):
+    import time
+
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(BOUNDS_VALID)
+    t0 = time.perf_counter()
+    rc, out, err = invoke(["run", str(cfg), "--set", f"network.depth={depth}", "--out", str(tmp_path / "out")])
+    assert time.perf_counter() - t0 < 5
+    assert rc == 2 and err.count("\n") == 1, err
+    assert "network.depth" in err and f"at most {config.MAX_DEPTH} (MAX_DEPTH)" in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_huge_depth_in_a_train_config_is_refused(tmp_path):
+    cfg = tmp_path / "t.yaml"
+    cfg.write_text("data: {name: circles}\nnetwork: {depth: 2, width: 4}\n")
+    rc, out, err = invoke(["train", str(cfg), "-q", "--set", "network.depth=1e9", "--out", str(tmp_path / "out")])
+    assert rc == 2 and err.count("\n") == 1, err
+    assert "network.depth" in err and "MAX_DEPTH" in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_huge_classes_is_refused_before_the_readout_is_allocated(tmp_path):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(BOUNDS_VALID + "backward: {enabled: true, loss: softmax_ce, classes: 1000000000000}\n")
+    rc, out, err = invoke(["run", str(cfg), "--out", str(tmp_path / "out")])
+    assert rc == 2 and err.count("\n") == 1, err
+    assert "backward.classes (line 3)" in err and "limit 8 GiB" in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_alias_within_limits_still_reads(tmp_path):
+    from initlab.io import configfile
+
+    data, _ = configfile.parse("a: &w [5, 5]\nb: *w\nc: {x: *w}\n")
+    assert data == {"a": [5, 5], "b": [5, 5], "c": {"x": [5, 5]}}
+
+
+def test_nesting_at_the_limit_reads(tmp_path):
+    from initlab.config.scalars import MAX_NESTING, parse_scalar
+
+    assert parse_scalar("[" * MAX_NESTING + "]" * MAX_NESTING) is not None
+    with pytest.raises(ValueError, match="MAX_NESTING"):
+        parse_scalar("[" * (MAX_NESTING + 1) + "]" * (MAX_NESTING + 1))

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from initlab.config.overrides import apply_set, from_dict, resolve, with_changes
 from initlab.config.parse import printable, to_dict
-from initlab.config.schema import (DISTRIBUTIONS, DTYPES, LOSSES, MAX_ARRAY_BYTES, MAX_BINS, SECTIONS,
+from initlab.config.schema import (DISTRIBUTIONS, DTYPES, LOSSES, MAX_ARRAY_BYTES, MAX_BINS, MAX_DEPTH, SECTIONS,
                                    SPEC_FIELDS, TOP_FIELDS, TOP_LABEL, BackwardConfig, Config,
                                    InputConfig, NetworkConfig, Spec, StatsConfig, known_fields)
 
@@ -32,7 +32,7 @@ from initlab.config.schema import (DISTRIBUTIONS, DTYPES, LOSSES, MAX_ARRAY_BYTE
 _LAZY = {"parse_scalar": "scalars", "parse_set": "scalars", "parse_spec": "scalars", "spec_text": "scalars"}
 
 __all__ = ["BackwardConfig", "Config", "DISTRIBUTIONS", "DTYPES", "InputConfig", "LOSSES",
-           "MAX_ARRAY_BYTES", "MAX_BINS", "NetworkConfig", "SECTIONS", "SPEC_FIELDS", "Spec",
+           "MAX_ARRAY_BYTES", "MAX_BINS", "MAX_DEPTH", "NetworkConfig", "SECTIONS", "SPEC_FIELDS", "Spec",
            "StatsConfig", "TOP_FIELDS", "TOP_LABEL", "apply_set", "from_dict", "known_fields",
            "printable", "resolve", "to_dict", "with_changes", *_LAZY]
 

@@ -13,7 +13,7 @@ import math
 from dataclasses import asdict, fields
 from typing import Any, Mapping
 
-from initlab.config.schema import (DISTRIBUTIONS, DTYPES, LOSSES, MAX_BINS, TOP_LABEL, BackwardConfig,
+from initlab.config.schema import (DISTRIBUTIONS, DTYPES, LOSSES, MAX_ARRAY_BYTES, MAX_BINS, MAX_DEPTH, TOP_LABEL, BackwardConfig,
                                    Config, InputConfig, NetworkConfig, Spec, StatsConfig, default,
                                    unknown_key)
 from initlab.errors import ConfigError, unknown
@@ -178,8 +178,27 @@ def _input(ctx: Ctx, v: Any) -> InputConfig:
     return inp
 
 
+def depth_of(ctx: Ctx, v: Any) -> int:
+    """``network.depth``: an integer in ``[1, MAX_DEPTH]``, checked before any per-layer tuple
+    is built (a depth of 1e9 would otherwise build a tuple of 10^9 widths)."""
+    depth = _int(ctx, "network.depth", v)
+    if depth > MAX_DEPTH:
+        raise ctx.err("network.depth", f"must be at most {MAX_DEPTH} (MAX_DEPTH), got {depth}")
+    return depth
+
+
+def check_layer_bytes(ctx: Ctx, path: str, rows: int, cols: int, item: int, hint: str) -> None:
+    """Refuse an array of ``rows x cols`` items of ``item`` bytes above :data:`MAX_ARRAY_BYTES`,
+    naming ``path`` (checked on the numbers, before anything is allocated)."""
+    if rows * cols * item > MAX_ARRAY_BYTES:
+        gib = rows * cols * item / 2**30
+        raise ctx.err(path, f"one layer would need {gib:.1f} GiB (limit {MAX_ARRAY_BYTES / 2**30:.0f} GiB); "
+                            f"{hint}")
+
+
 def widths(ctx: Ctx, depth: int, w: Any) -> int | tuple[int, ...]:
     """``network.width``: one width for every layer, or a list of ``depth`` widths."""
+    depth = depth_of(ctx, depth)
     if isinstance(w, (list, tuple)):
         if len(w) != depth:
             raise ctx.err("network.width", f"a list of widths needs network.depth = {depth} entries, "
@@ -190,7 +209,7 @@ def widths(ctx: Ctx, depth: int, w: Any) -> int | tuple[int, ...]:
 
 def _network(ctx: Ctx, v: Any) -> NetworkConfig:
     d = _section(ctx, "network", v, NetworkConfig)
-    depth = _int(ctx, "network.depth", d["depth"])
+    depth = depth_of(ctx, d["depth"])
     width = widths(ctx, depth, d["width"])
     b = d["bias"]
     is_spec = isinstance(b, (str, Mapping, Spec))

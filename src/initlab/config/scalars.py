@@ -37,9 +37,98 @@ from initlab.config.schema import SPEC_FIELDS, Spec, fmt_value
 from initlab.errors import ConfigError, lookup
 
 
+# Bounds on what one YAML text (a config file or a ``--set`` value) may make the reader do,
+# checked while the node graph is composed, before any value is constructed:
+# Lists/mappings nested deeper than this are refused. A config is at most 4 levels deep
+# (network.initializer.std); PyYAML composes and constructs recursively, so a few thousand
+# levels would end in RecursionError.
+MAX_NESTING = 50
+# Nodes that aliases (``*name``) may add by expansion, summed over the document. Real configs
+# use a handful; a "billion laughs" file expands exponentially and is refused at this count.
+MAX_ALIAS_EXPANSION = 10_000
+# A value written on the command line (``--set``, spec parameters) longer than this is refused
+# (the same bound as a config file, MAX_CONFIG_BYTES in initlab.io.configfile).
+MAX_VALUE_CHARS = 2**20
+
+
+class YAMLLimitError(yaml.MarkedYAMLError):
+    """A YAML text beyond :data:`MAX_NESTING` or :data:`MAX_ALIAS_EXPANSION` (or with an alias
+    to a node that contains it). ``path`` is the dotted path where it was found (the first
+    three keys/indices at most)."""
+
+    def __init__(self, problem: str, mark, path: str):
+        super().__init__(problem=problem, problem_mark=mark)
+        self.path = path
+
+
 class Loader(yaml.SafeLoader):
     """``yaml.SafeLoader`` that also reads exponent floats without a dot (``1e-3``), as JSON and
-    YAML 1.2 do (plain YAML 1.1 reads ``1e-3`` as a string)."""
+    YAML 1.2 do (plain YAML 1.1 reads ``1e-3`` as a string), and refuses texts beyond
+    :data:`MAX_NESTING` and :data:`MAX_ALIAS_EXPANSION` while composing."""
+
+    def __init__(self, stream):
+        super().__init__(stream)
+        self._path: list[str] = []  # keys/indices of the nodes being composed
+        self._open: list[str | None] = []  # anchors of the collections being composed
+        self._size: dict[int, int] = {}  # id(node) -> node count with aliases expanded
+        self._expanded = 0  # nodes added by aliases so far
+
+    def _where(self) -> str:
+        return ".".join(self._path[:3])
+
+    def compose_node(self, parent, index):
+        if parent is None:
+            label = None
+        elif isinstance(index, int) and not isinstance(index, bool):
+            label = str(index)
+        elif isinstance(index, yaml.ScalarNode):
+            label = str(index.value)
+        else:
+            label = None  # a mapping key being composed
+        if label is not None:
+            self._path.append(label)
+        try:
+            if self.check_event(yaml.AliasEvent):
+                event = self.peek_event()
+                node = self.anchors.get(event.anchor)
+                if node is not None:
+                    if event.anchor in self._open:
+                        raise YAMLLimitError(f"alias *{event.anchor} refers to a node that contains it "
+                                             "(a recursive alias); write the value out instead",
+                                             event.start_mark, self._where())
+                    self._expanded += self._size.get(id(node), 1)
+                    if self._expanded > MAX_ALIAS_EXPANSION:
+                        raise YAMLLimitError(f"aliases expand to more than {MAX_ALIAS_EXPANSION} nodes "
+                                             "(MAX_ALIAS_EXPANSION); write the values out or use "
+                                             "fewer aliases", event.start_mark, self._where())
+                return super().compose_node(parent, index)
+            nested = self.check_event(yaml.SequenceStartEvent, yaml.MappingStartEvent)
+            if nested and len(self._open) >= MAX_NESTING:
+                raise YAMLLimitError(f"lists/mappings nested more than {MAX_NESTING} levels deep "
+                                     "(MAX_NESTING)", self.peek_event().start_mark, self._where())
+            return super().compose_node(parent, index)
+        finally:
+            if label is not None:
+                self._path.pop()
+
+    def compose_sequence_node(self, anchor):
+        return self._compose_collection(super().compose_sequence_node, anchor,
+                                        lambda n: n.value)
+
+    def compose_mapping_node(self, anchor):
+        return self._compose_collection(super().compose_mapping_node, anchor,
+                                        lambda n: [x for kv in n.value for x in kv])
+
+    def _compose_collection(self, compose, anchor, children):
+        # ``compose`` registers the new node under ``anchor`` before composing its children;
+        # until it returns, the node is open (an alias to it would make a cycle).
+        self._open.append(anchor)
+        try:
+            node = compose(anchor)
+        finally:
+            self._open.pop()
+        self._size[id(node)] = 1 + sum(self._size.get(id(c), 1) for c in children(node))
+        return node
 
 
 Loader.add_implicit_resolver(
@@ -66,8 +155,13 @@ def parse_scalar(text: str) -> Any:
     """
     if not text.strip():
         return None
+    if len(text) > MAX_VALUE_CHARS:
+        raise ValueError(f"{len(text)} characters, more than the {MAX_VALUE_CHARS} allowed "
+                         "(MAX_VALUE_CHARS)")
     try:
         return yaml.load(text, Loader=Loader)
+    except YAMLLimitError as exc:
+        raise ValueError(one_line(exc.problem)) from None
     except yaml.YAMLError as exc:
         raise ValueError(one_line(getattr(exc, "problem", None) or "YAML syntax")) from None
 
@@ -83,7 +177,8 @@ def parse_set(item: str) -> tuple[str, Any]:
     try:
         value = parse_scalar(raw)
     except ValueError as exc:
-        raise ConfigError(printable(key), f"--set: cannot parse value '{printable(raw)}' as YAML ({exc}); "
+        shown = raw if len(raw) <= 60 else raw[:40] + f"... ({len(raw)} characters)"
+        raise ConfigError(printable(key), f"--set: cannot parse value '{printable(shown)}' as YAML ({exc}); "
                                           f"{SET_EXAMPLES}") from None
     if value is None:
         raise ConfigError(printable(key), f"--set: empty value in '{printable(item)}'; {SET_EXAMPLES}")

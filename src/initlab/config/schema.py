@@ -17,6 +17,11 @@ from initlab.errors import suggest
 MAX_ARRAY_BYTES = 8 * 2**30
 # More histogram bins than this is refused (a typo, not a study).
 MAX_BINS = 100_000
+# network.depth above this is refused before the widths are built: the run keeps one tuple
+# entry, one statistics row and one Python-level loop step per layer (plus a parameter array
+# each), so 10^5 layers is already a long run and 10^8 would build gigabytes of bookkeeping.
+# The deepest studies (signal propagation to depth 10^3-10^4) stay well inside it.
+MAX_DEPTH = 100_000
 
 
 def fmt_value(v: Any) -> str:

@@ -5,7 +5,8 @@ import math
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from initlab.config.parse import Ctx, _bool, _choice, _float, _int, given_keys, _spec, type_name, widths
+from initlab.config.parse import (Ctx, _bool, _choice, _float, _int, check_layer_bytes, depth_of, given_keys, _spec,
+                                  type_name, widths)
 from initlab.config.schema import Spec, StatsConfig
 from initlab.config.validate import _check_params
 from initlab.errors import ConfigError, suggest, unknown
@@ -77,8 +78,11 @@ def n_classes_of(spec, resolved: dict) -> int | None:
 
 def _network(ctx: Ctx, d: Any) -> TrainNetworkConfig:
     d = given_keys(ctx, "network", d, TrainNetworkConfig)
-    depth = _int(ctx, "network.depth", d.get("depth", TrainNetworkConfig.depth))
+    depth = depth_of(ctx, d.get("depth", TrainNetworkConfig.depth))
     width = widths(ctx, depth, d.get("width", TrainNetworkConfig.width))
+    ws = width if isinstance(width, tuple) else (width, width)
+    for a, b in zip(ws, ws[1:]):  # the hidden weight matrices (float64), before anything is built
+        check_layer_bytes(ctx, "network.width", a, b, 8, "reduce network.width")
     b = d.get("bias", 0.0)
     bias = _spec(ctx, "network.bias", b) if isinstance(b, (str, Mapping)) else _float(ctx, "network.bias", b)
     dropout = _float(ctx, "network.dropout", d.get("dropout", 0.0))

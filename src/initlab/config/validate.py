@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import inspect
 
-from initlab.config.parse import Ctx, type_name
+from initlab.config.parse import Ctx, check_layer_bytes, type_name
 from initlab.config.schema import MAX_ARRAY_BYTES, SPEC_FIELDS, Config, Spec
 from initlab.errors import ConfigError
 
@@ -23,6 +23,8 @@ def check(ctx: Ctx, cfg: Config, check_draws: bool = False) -> None:
 
 
 def _check_sizes(ctx: Ctx, cfg: Config) -> None:
+    """The largest array of the run against MAX_ARRAY_BYTES; the first check after the
+    structural ones (network.depth is already within MAX_DEPTH, so ``widths()`` is small)."""
     item = 4 if cfg.dtype == "float32" else 8
     widths = cfg.widths()
     worst = max(cfg.input.batch * max(widths), max(a * b for a, b in zip(widths, widths[1:])))
@@ -31,6 +33,10 @@ def _check_sizes(ctx: Ctx, cfg: Config) -> None:
         field_ = "input.batch" if cfg.input.batch * max(widths) >= worst else "network.width"
         raise ctx.err(field_, f"one layer would need {gib:.1f} GiB (limit {MAX_ARRAY_BYTES / 2**30:.0f} GiB); "
                               "reduce input.batch, input.dim or network.width")
+    bw = cfg.backward
+    if bw.enabled and bw.loss == "softmax_ce":  # the readout: weights (n_L, classes), logits (batch, classes)
+        check_layer_bytes(ctx, "backward.classes", max(cfg.input.batch, widths[-1]), bw.classes, item,
+                          "reduce backward.classes")
 
 
 def _check_params(ctx: Ctx, path: str, spec: Spec) -> None:

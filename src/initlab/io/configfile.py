@@ -11,14 +11,26 @@ Values are read as :mod:`initlab.config.scalars` reads them (PyYAML's ``SafeLoad
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from initlab.config import TOP_FIELDS, TOP_LABEL, Config, printable, resolve, to_dict
-from initlab.config.scalars import Loader, one_line, parse_set  # noqa: F401 (parse_set: its old home)
+from initlab.config.scalars import (MAX_ALIAS_EXPANSION, MAX_NESTING, MAX_VALUE_CHARS,  # noqa: F401 (limits:
+                                    Loader, YAMLLimitError, one_line, parse_set)  # all here; parse_set: its old home)
 from initlab.errors import ConfigError
+
+# The limits on reading a config (all refused as one line, exit 2, before anything runs):
+# - MAX_CONFIG_BYTES: a config file larger than this is refused without parsing it (real
+#   configs are a few hundred bytes; a 50 MB file would take PyYAML minutes). At most this
+#   many bytes + 1 are ever read, so /dev/zero-like sources cannot exhaust memory.
+# - only regular files are read (a FIFO would block, a device may never end).
+# - MAX_NESTING, MAX_ALIAS_EXPANSION (from initlab.config.scalars, which composes every YAML
+#   text, --set values too): nesting depth and alias expansion of the YAML node graph.
+MAX_CONFIG_BYTES = 2**20  # 1 MiB
 
 SYNTAX = "expected YAML mapping syntax (key: value, nested keys indented with spaces)"
 
@@ -92,6 +104,9 @@ def parse(text: str, source: str = "<config>") -> tuple[Any, dict[str, int]]:
     """``(data, lines)`` for a YAML document."""
     try:
         node = yaml.compose(text, Loader=Loader)
+    except YAMLLimitError as exc:
+        raise ConfigError(printable(exc.path) or TOP_LABEL, f"{source}: {exc.problem}",
+                          exc.problem_mark.line + 1 if exc.problem_mark is not None else None) from None
     except yaml.YAMLError as exc:
         raise _malformed(text, source, exc) from None
     if node is None:
@@ -139,12 +154,52 @@ def parse(text: str, source: str = "<config>") -> tuple[Any, dict[str, int]]:
     return walk(node, ""), lines
 
 
+def _not_regular(p: Path, mode: int) -> ConfigError:
+    kind = ("a FIFO (named pipe)" if stat.S_ISFIFO(mode) else "a character device" if stat.S_ISCHR(mode)
+            else "a block device" if stat.S_ISBLK(mode) else "a socket" if stat.S_ISSOCK(mode)
+            else "not a regular file")
+    return ConfigError("config", f"cannot read {p}: {kind}, not a regular file; expected a YAML file "
+                                 "such as configs/tanh_small.yaml")
+
+
+def _too_large(p: Path, size: str) -> ConfigError:
+    return ConfigError("config", f"cannot read {p}: {size}, more than the {MAX_CONFIG_BYTES} bytes "
+                                 f"(1 MiB, MAX_CONFIG_BYTES) a config may have; expected a YAML file "
+                                 "such as configs/tanh_small.yaml")
+
+
+def _read_bounded(p: Path) -> bytes:
+    """The bytes of the regular file ``p``, at most :data:`MAX_CONFIG_BYTES` of them.
+
+    Checked with ``stat`` before opening (a FIFO is never opened, so nothing blocks), opened
+    non-blocking and checked again on the open file (it may have been swapped), and read
+    ``MAX_CONFIG_BYTES + 1`` bytes at most, so a file that grows is still bounded."""
+    st = os.stat(p)
+    if stat.S_ISDIR(st.st_mode):
+        raise IsADirectoryError(str(p))
+    if not stat.S_ISREG(st.st_mode):
+        raise _not_regular(p, st.st_mode)
+    if st.st_size > MAX_CONFIG_BYTES:
+        raise _too_large(p, f"{st.st_size} bytes")
+    fd = os.open(p, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    with os.fdopen(fd, "rb") as f:
+        st = os.fstat(f.fileno())
+        if stat.S_ISDIR(st.st_mode):
+            raise IsADirectoryError(str(p))
+        if not stat.S_ISREG(st.st_mode):
+            raise _not_regular(p, st.st_mode)
+        data = f.read(MAX_CONFIG_BYTES + 1)
+    if len(data) > MAX_CONFIG_BYTES:
+        raise _too_large(p, "more bytes")
+    return data
+
+
 def read(path: str | Path) -> tuple[Any, dict[str, int]]:
     """Parse the YAML file at ``path``; unreadable files are a :class:`ConfigError`."""
     p = Path(path)
     want = "expected a readable UTF-8 YAML file such as configs/tanh_small.yaml"
     try:
-        text = p.read_text(encoding="utf-8")
+        text = _read_bounded(p).decode("utf-8")
     except FileNotFoundError:
         raise ConfigError("config", f"file not found: {p}; {want}") from None
     except IsADirectoryError:
