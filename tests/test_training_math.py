@@ -61,6 +61,12 @@ def fd_close(analytic, fd):
     assert err <= FD_TOL * float(np.max(np.abs(fd))), (err, float(np.max(np.abs(fd))))
 
 
+
+def fd_close_each(grads, objective, *arrays):
+    """Each analytic gradient beside the central difference of ``objective`` in its array."""
+    for g, a in zip(grads, arrays, strict=True):
+        fd_close(g, fd_gradient(objective, a))
+
 def t64(torch, a, grad=False):
     return torch.tensor(np.asarray(a, dtype=np.float64), dtype=torch.float64, requires_grad=grad)
 
@@ -174,10 +180,7 @@ def test_batch_norm_gradients_match_finite_differences(training):
         return float(np.sum(y * G))
 
     _, cache = layers.batch_norm_forward(x, gamma, beta, rm.copy(), rv.copy(), training)
-    dx, dgamma, dbeta = layers.batch_norm_backward(cache, G)
-    fd_close(dx, fd_gradient(objective, x))
-    fd_close(dgamma, fd_gradient(objective, gamma))
-    fd_close(dbeta, fd_gradient(objective, beta))
+    fd_close_each(layers.batch_norm_backward(cache, G), objective, x, gamma, beta)
 
 
 def test_layer_norm_gradients_match_finite_differences():
@@ -187,10 +190,7 @@ def test_layer_norm_gradients_match_finite_differences():
         return float(np.sum(layers.layer_norm_forward(x, gamma, beta)[0] * G))
 
     _, cache = layers.layer_norm_forward(x, gamma, beta)
-    dx, dgamma, dbeta = layers.layer_norm_backward(cache, G)
-    fd_close(dx, fd_gradient(objective, x))
-    fd_close(dgamma, fd_gradient(objective, gamma))
-    fd_close(dbeta, fd_gradient(objective, beta))
+    fd_close_each(layers.layer_norm_backward(cache, G), objective, x, gamma, beta)
 
 
 def test_dropout_gradient_matches_finite_differences_with_fixed_mask():
