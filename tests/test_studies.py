@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from initlab import studies
-from initlab.cli.reproduce import load_config
+from initlab.cli.reproduce import load_config, load_train_config
 from initlab.errors import ConfigError
 from initlab.studies.framework import CONFIG_DIR, config_resource, packaged
 
@@ -22,12 +22,12 @@ COPIES = sorted({(c.config, c.example) for _, c in CASES if c.example}
 
 
 def test_every_study_module_is_registered_under_its_name():
-    modules = {m.name for m in pkgutil.iter_modules(studies.__path__)} - {"framework"}
+    modules = {m.name for m in pkgutil.iter_modules(studies.__path__)} - set(studies.HELPERS)
     assert modules == set(studies.MODULES), "a study module without its line in studies.MODULES (or the reverse)"
-    assert list(studies.STUDIES) == list(studies.MODULES)
-    for name, study in studies.STUDIES.items():
+    assert list(studies.STUDIES) == [m.replace("_", "-") for m in studies.MODULES]
+    for module, (name, study) in zip(studies.MODULES, studies.STUDIES.items()):
         assert study.name == name
-        assert getattr(studies, name).__doc__, f"studies/{name}.py should name its source in its docstring"
+        assert getattr(studies, module).__doc__, f"studies/{module}.py should name its source in its docstring"
 
 
 def test_study_records_are_consistent():
@@ -45,7 +45,10 @@ def test_study_records_are_consistent():
 def test_case_config_is_packaged_and_loads(study, case):
     assert case.config.startswith(f"{CONFIG_DIR}/{study}_"), "a study's configs are named <study>_*.yaml"
     assert config_resource(case.config).is_file()
-    load_config(case.config, case.sets)
+    if getattr(studies.STUDIES[study], "kind", None) == "train":
+        load_train_config(case.config, case.sets)
+    else:
+        load_config(case.config, case.sets)
 
 
 @pytest.mark.parametrize("config,example", COPIES, ids=[e for _, e in COPIES])

@@ -25,11 +25,40 @@ def load_config(config: str, sets=()):
         return configfile.load(path, sets=list(sets))
 
 
+def load_train_config(config: str, sets=()):
+    """A training study's packaged ``initlab train`` config, resolved and validated."""
+    from importlib import resources
+
+    from initlab.config import training
+    from initlab.io import configfile
+    from initlab.studies.framework import config_resource
+
+    with resources.as_file(config_resource(config)) as path:
+        data, lines = configfile.read(path)
+        return training.resolve(data, lines=lines, default_name=path.stem, sets=list(sets))[0]
+
+
 def load_study(study):
-    """The study's entries (configs resolved and validated), in case order."""
+    """The study's entries (configs resolved and validated), in case order; for a training
+    study, ``{case key: TrainConfig}``."""
     from initlab.runs import compare as C
 
+    if getattr(study, "kind", None) == "train":
+        return {case.key: load_train_config(case.config, case.sets) for case in study.cases}
     return [C.Entry(case.key, case.label, load_config(case.config, case.sets)) for case in study.cases]
+
+
+def run_train_study(study, configs, results_dir: Path, figures: bool, command: str) -> dict:
+    """Train, check the claims and write ``results_dir/<study>/``; returns ``claims.json``."""
+    from initlab.io.train_study_save import save_train_study
+    from initlab.studies.framework import evaluate
+    from initlab.studies.trained import Plan
+
+    t0 = time.perf_counter()
+    trained = study.run(Plan(configs, study.seed_list))
+    claims = evaluate(study, trained)
+    return save_train_study(study, trained, claims, results_dir / study.name, figures=figures,
+                            elapsed=time.perf_counter() - t0, command=command)
 
 
 def example_entries(ex):
@@ -107,13 +136,17 @@ def reproduce(
     failed: list[tuple[str, dict]] = []
     for s, entries in plans:
         t0 = time.perf_counter()
-        comp = C.run(entries, s.seeds)
-        measured = Measured({x.entry.key: x for x in comp.series}, {e.key: e.config for e in entries})
-        claims = evaluate(s, measured)
-        elapsed = time.perf_counter() - t0
-        doc = compare_save.save_study(s, comp, claims, results_dir / s.name, figures=figures,
-                                      mean_field=mean_field, elapsed=elapsed,
-                                      command=f"initlab reproduce {study}")
+        if getattr(s, "kind", None) == "train":
+            doc = run_train_study(s, entries, results_dir, figures, f"initlab reproduce {study}")
+            claims = doc["claims"]
+        else:
+            comp = C.run(entries, s.seeds)
+            measured = Measured({x.entry.key: x for x in comp.series}, {e.key: e.config for e in entries})
+            claims = evaluate(s, measured)
+            elapsed = time.perf_counter() - t0
+            doc = compare_save.save_study(s, comp, claims, results_dir / s.name, figures=figures,
+                                          mean_field=mean_field, elapsed=elapsed,
+                                          command=f"initlab reproduce {study}")
         failed += [(s.name, c) for c in claims if not c["pass"]]
         if not quiet:
             print_claims(s.name, doc, console)

@@ -294,9 +294,10 @@ def section_markdown(doc: dict, prefix: str, level: int = 2) -> str:
     out.append(f"{h}# Tolerances\n")
     out += [f"- {c['id']} ({c['tolerance']}): {c['why_tolerance']}" for c in doc["claims"]]
     out.append("")
-    out.append(f"{h}# Verdicts (seed-mean curves)\n")
-    out += [f"- {v['text']}" for v in doc["verdicts"]]
-    out.append("")
+    if doc["verdicts"]:  # training studies have none: their claims are the verdicts
+        out.append(f"{h}# Verdicts (seed-mean curves)\n")
+        out += [f"- {v['text']}" for v in doc["verdicts"]]
+        out.append("")
     out.append(f"{h}# Figures\n")
     for f in doc["figures"]:
         out.append(f"![{f['caption']}]({prefix}{f['file']})\n\n*{f['file']}: {f['caption']}*\n")

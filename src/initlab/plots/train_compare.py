@@ -37,7 +37,10 @@ def _threshold(summary: dict) -> float | None:
     return None
 
 
-def compare_figure(folder: Path, path: Path) -> Path:
+def compare_figure(folder: Path, path: Path, threshold: float | None = None) -> Path:
+    """Loss and accuracy curves of every run of ``runs.csv`` overlaid, and their decision
+    boundaries side by side (2-D data). ``threshold``: the accuracy line to draw (default: the
+    folder's ``summary.json``)."""
     plt = pyplot()
     import matplotlib as mpl
     from matplotlib.ticker import PercentFormatter
@@ -50,8 +53,8 @@ def compare_figure(folder: Path, path: Path) -> Path:
         b = _load_boundary(sub / "boundary.npz") if (sub / "boundary.npz").exists() else None
         data.append({"label": label, "hist": hist, "cfg": read_config(sub), "boundary": b,
                      "diverged": divergence(hist, read_summary(sub)), "final": final_metrics(hist)})
-    summary = read_summary(folder)
-    threshold = _threshold(summary)
+    if threshold is None:
+        threshold = _threshold(read_summary(folder))
     acc = any(has_accuracy(d["hist"]) for d in data)
     boundaries = bool(data) and all(d["boundary"] is not None for d in data)
     n = len(data)

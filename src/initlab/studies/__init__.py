@@ -10,8 +10,10 @@ folder wherever initlab is installed.
 
 Adding a study is one new module and one line here:
 
-1. ``studies/<name>.py`` defining ``STUDY = Study(name="<name>", ...)``, its cases built with
-   ``packaged("<name>_<case>.yaml")``;
+1. ``studies/<name>.py`` defining ``STUDY = Study(name="<name>", ...)`` (a hyphen in the name is
+   an underscore in the module's: ``dlai-init`` lives in ``dlai_init.py``), its cases built with
+   ``packaged("<name>_<case>.yaml")``; a study that trains is a
+   :class:`~initlab.studies.trained.TrainStudy` (:mod:`initlab.studies.trained`);
 2. those configs in ``studies/configs/`` (``<name>_*.yaml``: the package-data glob takes them
    with no further change; a case that runs a top-level example's experiment names it with
    ``example="configs/...yaml"`` and its packaged copy is kept identical by a test);
@@ -28,16 +30,27 @@ from importlib import import_module
 from initlab.errors import unknown
 from initlab.studies.framework import Example, Run, Study, packaged
 
-#: The study modules, in report order; each one's ``STUDY.name`` is its module name.
+#: The study modules, in report order; each one's ``STUDY.name`` is its module name with ``-``
+#: for ``_``. The training studies (:mod:`initlab.studies.trained`) follow the step-0 ones.
 MODULES = (
     "cs231n",
     "glorot2010",
     "he2015",
     "tutorial",
+    "dlai_init",
+    "symmetry",
+    "he2015_train",
+    "saxe2013",
+    "clipping",
+    "normalization",
+    "glorot2010_train",
 )
 
+#: Modules of this package that are not studies.
+HELPERS = ("framework", "trained")
+
 #: name -> study, in report order.
-STUDIES: dict[str, Study] = {name: import_module(f"{__name__}.{name}").STUDY for name in MODULES}
+STUDIES: dict[str, Study] = {m.replace("_", "-"): import_module(f"{__name__}.{m}").STUDY for m in MODULES}
 
 #: The ``initlab compare`` runs shown in the README, which ``reproduce all`` regenerates.
 EXAMPLES = (

@@ -90,6 +90,9 @@ class Settings:
         probe_size: rows of the fixed probe batch (at most the training set).
         eval_chunk: rows per chunk when evaluating a split.
         threshold: what ``steps_to_threshold`` counts to, or ``None``.
+        stop_at_threshold: stop at the first evaluation that reaches ``threshold`` (the
+            history ends there; ``steps`` is then a budget): for studies that only need the
+            steps to the threshold, e.g. a learning time capped at a budget.
     """
 
     steps: int
@@ -101,6 +104,7 @@ class Settings:
     probe_size: int = 256
     eval_chunk: int = 4096
     threshold: Threshold | None = None
+    stop_at_threshold: bool = False
 
 
 class Callbacks:
@@ -277,6 +281,8 @@ def train(model, optimizer, schedule: Callable[[int], float], loss, x_train: np.
     while True:
         last = t == s.steps
         row = evaluation(t) if (t % s.eval_every == 0 or last) else None
+        # stopping at the threshold makes this step the last one: it gets statistics too
+        last = last or (s.stop_at_threshold and result.steps_to_threshold is not None)
         layer_rows = statistics(t) if stats is not None and s.stats_every and \
             (t % s.stats_every == 0 or last) else None
         if row is not None and not math.isfinite(row["train_loss"]):
