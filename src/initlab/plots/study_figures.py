@@ -50,9 +50,20 @@ def _ordered(values) -> list:
     return out
 
 
+def _plain_log_ticks(ax) -> None:
+    """Log-axis ticks written as plain numbers (20, 50, 100), minor ticks at 2 and 5 labelled."""
+    from matplotlib.ticker import FuncFormatter, LogLocator
+
+    fmt = FuncFormatter(lambda v, _: f"{v:g}")
+    ax.yaxis.set_major_formatter(fmt)
+    ax.yaxis.set_minor_locator(LogLocator(subs=(2.0, 5.0)))
+    ax.yaxis.set_minor_formatter(fmt)
+
+
 def curves(folder: Path, path: Path, *, table: str = "curves", metric: str = "train_loss",
            panel: str | None = "depth", threshold: float | None = None, budget: int | None = None,
-           title: str = "", log: bool = False, ylabel: str = "train loss") -> Path:
+           title: str = "", log: bool = False, ylabel: str = "train loss",
+           ylim: tuple[float, float] | None = None) -> Path:
     """``table``.csv (columns ``case``, ``seed``, ``step``, ``metric`` and ``panel``): one
     panel per value of ``panel``, one line per case (colour) and seed; the threshold as a dashed
     line, the budget as a dotted vertical line."""
@@ -61,7 +72,8 @@ def curves(folder: Path, path: Path, *, table: str = "curves", metric: str = "tr
     panels = _ordered(r[panel] for r in rows) if panel else [None]
     cases = _ordered(r["case"] for r in rows)
     n = len(panels)
-    fig, axes = plt.subplots(1, n, figsize=(max(4.2, 3.3 * n), 3.6), squeeze=False, sharey=True)
+    fig, axes = plt.subplots(1, n, figsize=(max(5.6, 3.3 * n), 3.8), squeeze=False, sharey=True)
+    diverged = False
     for ax, p in zip(axes[0], panels):
         sub = [r for r in rows if panel is None or r[panel] == p]
         for i, case in enumerate(cases):
@@ -71,22 +83,32 @@ def curves(folder: Path, path: Path, *, table: str = "curves", metric: str = "tr
                 x = np.array([a for a, _ in pts])
                 y = np.array([b for _, b in pts])
                 ok = np.isfinite(y)
-                ax.plot(x[ok], y[ok], "-", color=COLORS[i % len(COLORS)], lw=1.2, alpha=0.85,
-                        label=case if j == 0 else None)
+                color = COLORS[i % len(COLORS)]
+                ax.plot(x[ok], y[ok], "-", color=color, lw=1.2, alpha=0.85, label=case if j == 0 else None)
+                if not ok.all() and ok.any():  # diverged: X at the last finite value
+                    k = np.nonzero(ok)[0][-1]
+                    ax.plot(x[k], y[k], "X", color=color, ms=8, mec="k", mew=0.6)
+                    diverged = True
         if threshold is not None:
             ax.axhline(threshold, color="k", ls="--", lw=1)
-            ax.text(0.02, threshold, f" threshold {threshold:g}", transform=ax.get_yaxis_transform(),
-                    ha="left", va="bottom", fontsize=8)
+            ax.text(0.98, threshold, f"threshold {threshold:g} ", transform=ax.get_yaxis_transform(),
+                    ha="right", va="bottom", fontsize=8)
         if budget is not None:
             ax.axvline(budget, color="0.4", ls=":", lw=1)
         if log:
             ax.set_yscale("log")
+            _plain_log_ticks(ax)
+        if ylim is not None:
+            ax.set_ylim(*ylim)
         if p is not None:
             ax.set_title(f"{panel} {p}")
         ax.set_xlabel("step")
         ax.grid(alpha=0.3, lw=0.5)
     axes[0][0].set_ylabel(ylabel)
     axes[0][0].legend(fontsize=8)
+    if diverged:
+        axes[0][-1].text(0.99, 0.99, "X: last finite value of a run that diverged (inf / NaN)",
+                         transform=axes[0][-1].transAxes, ha="right", va="top", fontsize=7)
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
@@ -124,6 +146,7 @@ def steps_vs_setting(folder: Path, path: Path, *, table: str = "steps", x: str =
         ax.text(0.01, budget, " budget: open triangles did not reach the threshold (stalled)",
                 transform=ax.get_yaxis_transform(), ha="left", va="bottom", fontsize=8)
     ax.set_yscale("log")
+    _plain_log_ticks(ax)
     if logx:
         ax.set_xscale("log", base=2)
     ax.set_xticks(sorted(set(t[x].tolist())))
@@ -131,7 +154,7 @@ def steps_vs_setting(folder: Path, path: Path, *, table: str = "steps", x: str =
     ax.set_xlabel(xlabel)
     ax.set_ylabel("steps to the threshold (log scale)")
     ax.grid(alpha=0.3, lw=0.5, which="both")
-    ax.legend(fontsize=8, loc="center left")
+    ax.legend(fontsize=8, loc="lower right")
     if budget is not None:
         ax.set_ylim(top=budget * 3)
     if title:
@@ -141,11 +164,11 @@ def steps_vs_setting(folder: Path, path: Path, *, table: str = "steps", x: str =
     return Path(path)
 
 
-def side_by_side(folder: Path, path: Path, *, threshold: float | None = None) -> Path:
+def side_by_side(folder: Path, path: Path, *, threshold: float | None = None, name: str | None = None) -> Path:
     """The full runs of ``runs.csv``: curves with the threshold and decision boundaries."""
     from initlab.plots.train_compare import compare_figure
 
-    return compare_figure(folder, path, threshold=threshold)
+    return compare_figure(folder, path, threshold=threshold, name=name)
 
 
 def distinct_units(folder: Path, path: Path, *, table: str = "units", width: int | None = None,
@@ -175,7 +198,11 @@ def distinct_units(folder: Path, path: Path, *, table: str = "units", width: int
     ax.axhline(1, color="k", lw=0.8)
     ax.set_xticks(np.arange(len(setups)))
     ax.set_xticklabels(setups, rotation=30, ha="right", fontsize=8)
-    ax.set_ylabel("distinct units after training\n(bar: most, tick: fewest over layers and seeds)")
+    ax.set_ylabel("distinct units after training")
+    top = int(np.nanmax([_num(r["distinct_units"]) for r in rows] + [width or 1]))
+    ax.set_yticks(sorted({1, *range(0, top + 1, max(1, top // 4))} - {0}))
+    ax.text(0.0, 1.01, "bar: most, black tick: fewest, over layers and seeds", transform=ax.transAxes,
+            fontsize=7, va="bottom")
     ax.legend(fontsize=8, ncol=len(inits), loc="upper center", bbox_to_anchor=(0.5, -0.32))
     if title:
         ax.set_title(title, fontsize=10)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -37,10 +38,17 @@ def _threshold(summary: dict) -> float | None:
     return None
 
 
-def compare_figure(folder: Path, path: Path, threshold: float | None = None) -> Path:
+def _unstaged(name: str) -> str:
+    """The result folder's name when drawing inside its staging folder
+    (``.<name>.<pid>.<hex>.initlab-tmp``, :func:`initlab.io.results.staged_dir`)."""
+    m = re.fullmatch(r"\.(.+)\.\d+\.[0-9a-f]{8}\.initlab-tmp", name)
+    return m.group(1) if m else name
+
+
+def compare_figure(folder: Path, path: Path, threshold: float | None = None, name: str | None = None) -> Path:
     """Loss and accuracy curves of every run of ``runs.csv`` overlaid, and their decision
     boundaries side by side (2-D data). ``threshold``: the accuracy line to draw (default: the
-    folder's ``summary.json``)."""
+    folder's ``summary.json``); ``name``: the title's (default: the folder's)."""
     plt = pyplot()
     import matplotlib as mpl
     from matplotlib.ticker import PercentFormatter
@@ -62,7 +70,7 @@ def compare_figure(folder: Path, path: Path, threshold: float | None = None) -> 
     height = 4.0 + (3.2 if boundaries else 0.0)
     fig = plt.figure(figsize=(width, height))
     cfg0 = dict(data[0]["cfg"]) if data else {}
-    cfg0["name"] = folder.name
+    cfg0["name"] = name or _unstaged(folder.name)
     head = title(cfg0, "initializers compared", width, initializer=False)
     top_in = 0.3 + 0.2 * (head.count("\n") + 1)
     outer = fig.add_gridspec(2 if boundaries else 1, 1, height_ratios=[4.0, 3.2] if boundaries else None,

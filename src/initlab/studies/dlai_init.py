@@ -133,7 +133,7 @@ STUDY = TrainStudy(
     figures=(
         TrainFigure("curves.png", "side_by_side", "seed 1: train loss and accuracy (dashed: the 95% threshold), "
                     "and the decision boundaries after 15000 steps, zeros / randn * 10 / He",
-                    (("threshold", 0.95),)),
+                    (("threshold", 0.95), ("name", "dlai-init (seed 1)"))),
         TrainFigure("accuracy_by_seed.png", "curves", "train accuracy over training, every seed, per init; "
                     "dashed: 95%", (("metric", "train_acc"), ("panel", None), ("threshold", 0.95),
                                     ("ylabel", "train accuracy"))),

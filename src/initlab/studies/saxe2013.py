@@ -115,13 +115,16 @@ CLAIMS = (
           Check("factor", 3.0), "x3: " + RESOLUTION),
     Claim("saxe2013-2", "gaussian", "scaled Gaussian init: the learning time grows with depth", 10.0,
           "published (Fig. 6A: grows), size ours", _gauss_growth,
-          "learning time at depth 32 / at depth 2 (a run stalled at the 600-step budget counts as 600)",
-          Check("at_least", 0.0), "an order of magnitude: development gave 15 -> 380 steps (x25); the "
-          "product of 33 N(0, 1/32) matrices squeezes the 8th singular direction by ~e^-4.5"),
+          "learning time at depth 32 / at depth 2 (a run stalled at the 300-step budget counts as 300: a lower bound)",
+          Check("at_least", 0.0), "an order of magnitude: development (600-step budget) gave 10-15 -> 320-500 "
+          "steps (x21-50); the product of 33 N(0, 1/32) matrices squeezes the 8th singular direction by "
+          "~e^-4.5. The budget of 300 steps cuts the depth-32 runs short: the ratio is then a lower bound, "
+          "still 300 / 15 = x20"),
     Claim("saxe2013-3", "gaussian", "at depth 32 the scaled Gaussian net learns an order of magnitude "
           "slower than the orthogonal one", 10.0, "published (Fig. 6A), size ours", _deep_ratio,
           "learning time at depth 32, scaled Gaussian / orthogonal", Check("at_least", 0.0),
-          "development gave 380 / 15 = x25; " + RESOLUTION),
+          "development gave x32-46 (600-step budget); with the 300-step budget the Gaussian "
+          "depth-32 time is a lower bound; " + RESOLUTION),
 )
 
 STUDY = TrainStudy(
@@ -137,13 +140,16 @@ STUDY = TrainStudy(
           "scaled Gaussian); full-batch gradient descent on half the squared error, float32, lr "
           "0.1 / (depth + 1) and 0.2 / (depth + 1), the better one per depth, init and seed; learning "
           "time = steps until the loss is <= 0.9 (5% of the zero map's loss, sum s^2 / 2 = 17.7), at most "
-          "600; seeds 0-2 (weights). Config `initlab/studies/configs/saxe2013_base.yaml`.",
+          "300 (a stalled run counts as 300, a lower bound); seeds 0-2 (weights). Config `initlab/studies/configs/saxe2013_base.yaml`.",
     notes="""\
 - Why these choices. The paper's learning time is measured at the best learning rate for each
   depth, because gradient descent's stable step shrinks with depth: near the solution the
   curvature along a mode grows like (#layers) s^2, so the grid is the two rates 0.1 and 0.2 over
-  (depth + 1) weight layers (0.4 / (depth + 1) was slower or diverged in development; the best rate
-  is inside the grid). The threshold is a fixed fraction of the zero map's loss, not of each run's
+  (depth + 1) weight layers (0.4 / (depth + 1) was slower or diverged in development). The better
+  rate is recorded per run (`steps.csv`, `best_lr`; every run of the grid in `grid.csv`): for the
+  deep Gaussian nets it is the smaller one, by little (depth 32, seed 0: 380 vs 435 steps), so a
+  finer grid would move their times by a small factor, not the order of magnitude checked. The
+  threshold is a fixed fraction of the zero map's loss, not of each run's
   initial loss: the initial loss differs between inits (an orthogonal net starts as a random
   isometry, loss ~21; a deep Gaussian one near the zero map), and a common target makes the
   times comparable.
@@ -164,7 +170,7 @@ STUDY = TrainStudy(
         TrainFigure("steps_vs_depth.png", "steps_vs_setting",
                     "learning time (steps until the loss is 5% of the zero map's) at the better of two learning "
                     "rates per depth, log scale: orthogonal flat, scaled Gaussian growing",
-                    (("budget", 600), ("logx", True),
+                    (("budget", 300), ("logx", True),
                      ("title", "Saxe et al. 2013 Fig. 6A: deep linear nets, linear teacher 32 -> 8"))),
         TrainFigure("loss_curves.png", "curves", "loss against steps at the best learning rate, per depth, "
                     "every seed; dashed: the threshold", (("threshold", 0.9), ("log", True), ("ylabel", "loss"))),

@@ -94,7 +94,7 @@ STUDY = TrainStudy(
     source="deeplearning.ai, Improving Deep Neural Networks, week 1, 'Initialization' notebook (zero "
            "initialization 'fails to break symmetry'); Goodfellow, Bengio & Courville, Deep Learning (2016), "
            "sec. 8.4; the notebook's remark that dropout would break it, measured",
-    setup="circles (200 train / 100 test, noise 0.05, standardized; a new draw per seed), a 2-16-16-1 net "
+    setup="xor (uniform square, label x1 x2 < 0; 200 train / 100 test, noise 0.05, standardized; a new draw per seed), a 2-16-16-1 net "
           "with a sigmoid output (binary cross-entropy), biases 0, full batch, 50 steps, float64; "
           "zeros and constant 0.5 under every activation (relu, tanh, gelu) and optimizer (SGD lr 0.1, "
           "SGD with momentum 0.9 lr 0.1, Adam lr 0.01); he_normal, and constant 0.5 with dropout 0.2, in "
@@ -114,7 +114,7 @@ STUDY = TrainStudy(
 - Dropout multiplies each unit's output by its own random mask, so two units with equal weights
   receive different gradients from the first step on.
 """,
-    cases=(Case("base", "2-16-16-1 on circles", packaged(f"{NAME}_base.yaml")),),
+    cases=(Case("base", "2-16-16-1 on xor", packaged(f"{NAME}_base.yaml")),),
     seeds=3,
     run=run,
     claims=CLAIMS,
