@@ -254,3 +254,10 @@ def test_stop_at_threshold_ends_the_run_at_the_first_evaluation_reaching_it():
     assert early.layers[-1]["step"] == early.steps_done  # statistics at the stopping step
     assert early.final["train_acc"] >= 0.5 > early.history[-2]["train_acc"]
     assert np.isfinite(early.final["train_loss"])
+
+
+def test_figures_drawn_in_a_staging_folder_are_titled_by_the_result_folder():
+    from initlab.plots.train_compare import _unstaged
+
+    assert _unstaged(".dlai-init.11570.445c424e.initlab-tmp") == "dlai-init"
+    assert _unstaged("compare-relu-zeros-he") == "compare-relu-zeros-he"

@@ -114,8 +114,10 @@ def reproduce(
 
     console = make_console()
     if list_:
+        w = max(len(n) for n in studies.STUDIES)
         for s in studies.STUDIES.values():
-            console.print(f"{s.name:<11} {s.title} ({len(s.claims)} claims, {len(s.cases)} cases, "
+            n = len(s.cases)
+            console.print(f"{s.name:<{w}} {s.title} ({len(s.claims)} claims, {n} case{'s' * (n != 1)}, "
                           f"{s.seeds} seeds)", markup=False)
         return
     if study is None:
