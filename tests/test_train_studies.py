@@ -140,14 +140,16 @@ def test_clipping_claims_can_fail():
     assert not verdicts("clipping", _runs(clipped_steps=300))["clipping-3"]
 
 
-def _norm(small_none=400, small_batch=60, small_layer=200, batch_xavier=50, none_xavier=100) -> Trained:
+def _norm(small_none=400, small_batch=60, layer_loss=2.2, batch_large=70, none_large=400) -> Trained:
     t = Trained()
     for seed in (0, 1, 2):
-        for norm, init, steps in (("none", "normal(std=0.01)", small_none), ("none", "xavier_normal", none_xavier),
-                                  ("none", "normal(std=1)", 400), ("batch", "normal(std=0.01)", small_batch),
-                                  ("batch", "xavier_normal", batch_xavier), ("batch", "normal(std=1)", 70),
-                                  ("layer", "normal(std=0.01)", small_layer)):
-            t.add("runs", {"norm": norm, "init": init, "seed": seed, "steps": steps, "reached": int(steps < 400)})
+        for norm, init, steps in (("none", "normal(std=0.01)", small_none), ("none", "xavier_normal", 20),
+                                  ("none", "normal(std=1)", none_large), ("batch", "normal(std=0.01)", small_batch),
+                                  ("batch", "xavier_normal", 10), ("batch", "normal(std=1)", batch_large),
+                                  ("layer", "normal(std=0.01)", 400)):
+            loss = layer_loss if norm == "layer" else (2.1 if steps < 400 else 2.302)
+            t.add("runs", {"norm": norm, "init": init, "seed": seed, "steps": steps, "reached": int(steps < 400),
+                           "final_train_loss": loss})
     return t
 
 
@@ -155,9 +157,9 @@ def test_normalization_claims_can_fail():
     assert all(verdicts("normalization", _norm()).values())
     assert not verdicts("normalization", _norm(small_none=200))["normalization-1"]
     assert not verdicts("normalization", _norm(small_batch=400))["normalization-2"]
-    assert not verdicts("normalization", _norm(small_layer=400))["normalization-3"]
-    assert not verdicts("normalization", _norm(batch_xavier=10))["normalization-4"]
-    assert not verdicts("normalization", _norm(none_xavier=300))["normalization-5"]
+    assert not verdicts("normalization", _norm(layer_loss=2.3))["normalization-3"]  # 0.003 below chance only
+    assert not verdicts("normalization", _norm(batch_large=400))["normalization-4"]
+    assert not verdicts("normalization", _norm(none_large=100))["normalization-5"]
 
 
 def _glorot(standard_steps=200, level=1.1, shrink=0.15) -> Trained:
@@ -213,19 +215,51 @@ def test_dlai_init_keeps_seed_1_runs_as_initlab_train_writes_them(tmp_path):
 
 # --- exact symmetry: distinct units stay 1 for zero and constant init ---------------------------
 
+def _column_spread(params, layer: int) -> float:
+    """max over units of |[W; b]_unit - [W; b]_unit 1| / max |[W; b]|: 0 for exact symmetry."""
+    m = np.vstack([params.weight(layer), np.broadcast_to(params.bias(layer), (params.weight(layer).shape[1],))])
+    return float(np.max(np.abs(m - m[:, :1])) / max(np.max(np.abs(m)), 1e-300))
+
+
+OPTIMIZERS = ({"name": "sgd", "lr": 0.1}, {"name": "sgd", "lr": 0.1, "momentum": 0.9, "nesterov": True},
+              {"name": "adam", "lr": 0.01}, {"name": "adamw", "lr": 0.01})
+
+
 @pytest.mark.parametrize("init", ["zeros", {"name": "constant", "value": 0.5}, {"name": "constant", "value": -0.3}])
 @pytest.mark.parametrize("act", ["relu", "tanh", "gelu", "sigmoid"])
 def test_zero_and_constant_init_keep_one_distinct_unit(init, act):
+    """Bit for bit at the study's width (16), full batch and minibatches alike."""
     base = load_study(studies.get("symmetry"))["base"]
-    for opt in ({"name": "sgd", "lr": 0.1}, {"name": "sgd", "lr": 0.1, "momentum": 0.9, "nesterov": True},
-                {"name": "adam", "lr": 0.01}, {"name": "adamw", "lr": 0.01}):
-        cfg = with_sets(base, **{"network.initializer": init, "network.activation": act, "train.optimizer": opt,
-                                 "train.steps": 25, "train.stats_every": 25, "network.width": [7, 5],
-                                 "train.batch": 50})
-        res = fit(cfg, stop=False, stats=True)
-        assert last_distinct(res, 2) == [1, 1], (init, act, opt)
-        if init != "zeros" and act != "relu":  # the units moved (together): not a frozen net
-            assert res.history[-1]["train_loss"] != res.history[0]["train_loss"]
+    for opt in OPTIMIZERS:
+        for batch in ("full", 50):
+            cfg = with_sets(base, **{"network.initializer": init, "network.activation": act, "train.optimizer": opt,
+                                     "train.steps": 25, "train.stats_every": 25, "train.batch": batch})
+            res = fit(cfg, stop=False, stats=True)
+            assert last_distinct(res, 2) == [1, 1], (init, act, opt, batch)
+            if init != "zeros" and act != "relu":  # the units moved (together): not a frozen net
+                assert res.history[-1]["train_loss"] != res.history[0]["train_loss"]
+
+
+@pytest.mark.parametrize("act", ["tanh", "sigmoid"])
+def test_odd_widths_keep_the_symmetry_to_rounding(act):
+    """At widths that are not a multiple of the SIMD width (5, 7) numpy's column sums of the bias
+    gradient can round differently in one column (measured: weights identical, biases one ulp
+    apart), so the exact count may say 2; the units stay equal to rounding."""
+    from initlab.runs import train as T
+    from initlab.training import loop as L
+
+    base = load_study(studies.get("symmetry"))["base"]
+    for opt in OPTIMIZERS:
+        cfg = with_sets(base, **{"network.initializer": {"name": "constant", "value": 0.5}, "network.activation": act,
+                                 "train.optimizer": opt, "train.steps": 25, "network.width": [7, 5], "train.batch": 50})
+        ds = T.load_data(cfg)
+        model = T.build_model(cfg, ds)
+        loss, y_tr, y_te = T.loss_and_targets(cfg, ds)
+        s = T.settings_of(cfg, ds)
+        L.train(model, T.build_optimizer(cfg), T.build_schedule(cfg, s.steps), loss, ds.x_train, y_tr, ds.x_test,
+                y_te, s)
+        for layer in (1, 2):
+            assert _column_spread(model.params, layer) <= 1e-12, (act, opt, layer)
 
 
 def test_random_init_and_dropout_break_the_symmetry():

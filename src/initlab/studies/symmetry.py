@@ -108,7 +108,10 @@ STUDY = TrainStudy(
   by entry (SGD, momentum, Adam) keeps them equal. The network behaves as one unit per layer.
 - The count is exact: `distinct_units` compares the columns' bytes. That it stays 1 also
   tells that the numerics keep identical columns identical (the same products, summed in the same
-  order, for every column).
+  order, for every column). That holds at this width (16, a multiple of the SIMD width); at odd
+  widths (5, 7) numpy's column sums of the bias gradient can round one column differently (one
+  ulp: the weights stay identical), the exact count then says 2, and the units stay equal to
+  rounding (relative spread <= 1e-12; `tests/test_train_studies.py` checks both).
 - Zeros are a fixed point beyond symmetry: with every weight 0, only the output bias can move.
   Constant 0.5 moves, but as one unit per layer.
 - Dropout multiplies each unit's output by its own random mask, so two units with equal weights
