@@ -214,8 +214,8 @@ def draw_study_figure(doc: dict, fig, path: Path) -> None:
         raise ValueError(f"unknown figure kind {fig.kind!r}")
 
 
-def study_document(study, comp: C.Comparison, claims: list[dict]) -> dict:
-    """``claims.json``: the study's description, claims and verdicts (the report's source)."""
+def document(study, seeds: int, cases: list[dict], verdicts: list[dict], claims: list[dict]) -> dict:
+    """``claims.json`` of any study: its description, cases, figures, verdicts and claims."""
     n_pass = sum(1 for c in claims if c["pass"])
     return {
         "schema_version": results.SCHEMA_VERSION,
@@ -225,16 +225,22 @@ def study_document(study, comp: C.Comparison, claims: list[dict]) -> dict:
         "source": study.source,
         "setup": study.setup,
         "notes": study.notes,
-        "seeds": comp.seeds,
-        "cases": [{"key": s.entry.key, "label": s.entry.label, "config": c.config,
-                   "overrides": {k: v for k, v in c.sets}, "initializer": s.runs[0].initializer}
-                  for s, c in zip(comp.series, study.cases)],
+        "seeds": seeds,
+        "cases": cases,
         "figures": [{"file": f.file, "caption": f.caption} for f in study.figures],
-        "verdicts": [{"case": s.entry.key, "verdict": v.kind, "text": v.text}
-                     for s, v in zip(comp.series, comp.verdicts)],
+        "verdicts": verdicts,
         "claims": claims,
         "summary": {"claims": len(claims), "pass": n_pass, "fail": len(claims) - n_pass},
     }
+
+
+def study_document(study, comp: C.Comparison, claims: list[dict]) -> dict:
+    """``claims.json``: the study's description, claims and verdicts (the report's source)."""
+    cases = [{"key": s.entry.key, "label": s.entry.label, "config": c.config,
+              "overrides": {k: v for k, v in c.sets}, "initializer": s.runs[0].initializer}
+             for s, c in zip(comp.series, study.cases)]
+    verdicts = [{"case": s.entry.key, "verdict": v.kind, "text": v.text} for s, v in zip(comp.series, comp.verdicts)]
+    return document(study, comp.seeds, cases, verdicts, claims)
 
 
 def save_study(study, comp: C.Comparison, claims: list[dict], out: str | Path, *, figures: bool = True,

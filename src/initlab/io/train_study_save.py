@@ -17,31 +17,18 @@ import time
 from pathlib import Path
 
 from initlab.io import results
-from initlab.io.compare_save import CLAIMS, section_markdown
+from initlab.io.compare_save import CLAIMS, document, section_markdown
 
 
 def study_document(study, trained, claims: list[dict]) -> dict:
-    """``claims.json`` of a training study (keys as :func:`initlab.io.compare_save.study_document`)."""
-    n_pass = sum(1 for c in claims if c["pass"])
-    return {
-        "schema_version": results.SCHEMA_VERSION,
-        "kind": "study",
-        "study": study.name,
-        "title": study.title,
-        "source": study.source,
-        "setup": study.setup,
-        "notes": study.notes,
-        "seeds": study.seeds,
-        "seed_list": list(study.seed_list),
-        "protocol": {k: v for k, v in sorted(trained.params.items())},
-        "cases": [{"key": c.key, "label": c.label, "config": c.config,
-                   "overrides": {k: v for k, v in c.sets}} for c in study.cases],
-        "figures": [{"file": f.file, "caption": f.caption} for f in study.figures],
-        "tables": sorted(trained.tables),
-        "verdicts": [],
-        "claims": claims,
-        "summary": {"claims": len(claims), "pass": n_pass, "fail": len(claims) - n_pass},
-    }
+    """``claims.json`` of a training study (:func:`initlab.io.compare_save.document`), with the
+    seeds' list, the protocol's constants and the tables written."""
+    cases = [{"key": c.key, "label": c.label, "config": c.config, "overrides": {k: v for k, v in c.sets}}
+             for c in study.cases]
+    doc = document(study, study.seeds, cases, [], claims)
+    doc.update({"seed_list": list(study.seed_list), "protocol": dict(sorted(trained.params.items())),
+                "tables": sorted(trained.tables)})
+    return doc
 
 
 def draw(fig, folder: Path) -> None:
