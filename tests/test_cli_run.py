@@ -127,10 +127,20 @@ def list_rows(capsys, monkeypatch, what: str) -> dict[str, list[str]]:
     """``initlab list <what>`` on a console wide enough for one line a row: name -> cells."""
     monkeypatch.setenv("COLUMNS", "3000")
     assert main(["list", what]) == 0
-    rows = {}
-    for line in capsys.readouterr().out.splitlines():
-        if line.startswith("\u2502"):  # a body row: cells between box bars
-            cells = [c.strip() for c in line.strip("\u2502").split("\u2502")]
+    return table_rows(capsys.readouterr().out)
+
+
+def table_rows(out: str) -> dict[str, list[str]]:
+    """The body rows of a table printed unwrapped (stdout not a terminal): cells are separated
+    by at least three spaces (padding, divider, padding); rows follow the rule under the header."""
+    import re
+
+    rows, body = {}, False
+    for line in out.splitlines():
+        if line.startswith("\u2500"):
+            body = True
+        elif body and line.strip():
+            cells = re.split(r" {3,}", line.strip())
             rows[cells[0]] = cells
     return rows
 

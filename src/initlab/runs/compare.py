@@ -103,18 +103,27 @@ def entries(base: Mapping | None, inits: Sequence[Spec], activation: Spec | None
 
 
 def run(entries_: Sequence[Entry], seeds: int = 1,
-        progress: Callable[[Entry, int], None] | None = None) -> Comparison:
-    """Run every entry with seeds ``seed .. seed + seeds - 1``; overflow is a result."""
+        progress: Callable[[Entry, int], None] | None = None,
+        report: Callable[[str, int, int], None] | None = None, task: str = "networks") -> Comparison:
+    """Run every entry with seeds ``seed .. seed + seeds - 1``; overflow is a result.
+
+    ``progress(entry, seed)`` is called before each network; ``report(task, done, total)``
+    hears of each network done (``task``) and of each layer within it (``"layers"``)."""
     if seeds < 1:
         raise ConfigError("--seeds", f"must be an integer >= 1, got {seeds}")
     series = []
+    total = len(entries_) * seeds
+    if report is not None:
+        report(task, 0, total)
     for e in entries_:
         runs = []
         for i in range(seeds):
             cfg = config.with_changes(e.config, seed=e.config.seed + i)
             if progress is not None:
                 progress(e, cfg.seed)
-            runs.append(experiment.run(cfg))
+            runs.append(experiment.run(cfg, report=report))
+            if report is not None:
+                report(task, len(series) * seeds + i + 1, total)
         series.append(Series(e, runs))
     comp = Comparison(series, seeds)
     comp.verdicts = [verdict(s) for s in series]

@@ -66,7 +66,10 @@ class RunResult:
 
 class StatsObserver(network.Observer):
     """Fills the per-layer rows and histograms as the passes go (the forward statistics of a
-    layer in one :class:`initlab.engine.stats.ActivationSummarizer` call)."""
+    layer in one :class:`initlab.engine.stats.ActivationSummarizer` call). ``report(task, done,
+    total)``, when set, hears of each layer done: forward layers 1..L, then backward ones."""
+
+    report = None
 
     def __init__(self, cfg: Config, act: Activation, save: bool):
         self._setup(cfg.widths(), act, cfg.backward.enabled, cfg.stats.range or act.hist_range,
@@ -86,6 +89,7 @@ class StatsObserver(network.Observer):
         from initlab.engine.stats import ActivationSummarizer
 
         self.activation = act
+        self.backward = backward
         self.rows = [dict.fromkeys(columns(backward)) for _ in widths]
         for l, w in enumerate(widths):
             self.rows[l]["layer"] = l
@@ -143,6 +147,12 @@ class StatsObserver(network.Observer):
         self._mark("forward", layer, m.nonfinite + self._z_nonfinite)
         if self.hist is not None:
             self.act_hist.append(st.hist)
+        self._report(layer)
+
+    def _report(self, done: int) -> None:
+        if self.report is not None:
+            depth = len(self.rows) - 1
+            self.report("layers", done, depth * (2 if self.backward else 1))
 
     def grad_act(self, layer, g):
         m = moments(g)
@@ -186,6 +196,7 @@ class StatsObserver(network.Observer):
         ws = moments(w).std
         self.rows[layer]["grad_weight_std"] = gw.std
         self.rows[layer]["grad_weight_ratio"] = gw.std / ws if ws > 0 else None
+        self._report(2 * (len(self.rows) - 1) - layer + 1)
 
 
 @dataclass(frozen=True)
@@ -227,19 +238,23 @@ def make_input(cfg: Config) -> np.ndarray:
                                i.high, np.dtype(cfg.dtype))
 
 
-def run(cfg: Config, save_weights: bool = False, params=None, theory: bool = True) -> RunResult:
+def run(cfg: Config, save_weights: bool = False, params=None, theory: bool = True,
+        report=None) -> RunResult:
     """Run ``cfg``: forward (streaming) or forward + backward, with every statistic.
 
     ``params`` overrides where the weights come from (default: drawn from ``cfg.seed``).
     ``theory`` adds the mean-field ``predicted_*`` columns (:mod:`initlab.runs.predictions`).
     With ``save_weights`` the result's ``arrays`` hold the input, every W and b and the
-    loss's draws (``weights.npz``).
+    loss's draws (``weights.npz``). ``report(task, done, total)``, when given, hears of every
+    layer done (forward, then backward: ``total`` is the depth, or twice it with backward).
     """
     act = components.activation(cfg)
     init = components.weight_initializer(cfg)
     params = params or build_parameters(cfg)
     x = make_input(cfg)
     obs = StatsObserver(cfg, act, save_weights)
+    if report is not None:
+        obs.report = report
     obs.input(x)
     depth = cfg.network.depth
     bw = cfg.backward
