@@ -99,3 +99,17 @@ def console():
 # The width a console has when stdout is not a terminal: wide enough for any table's natural
 # width, so that nothing is fitted or wrapped (tables never expand to the console's width).
 UNWRAPPED_WIDTH = 100_000
+
+
+def wrote(folder, seconds: float, replaced: bool, files: bool = True) -> str:
+    """The last line of a command: where its files are (``machine.json``, which git ignores,
+    left out of the list), how long it took, and whether earlier results in that folder were
+    replaced (so that nobody loses a figure without being told)."""
+    names = sorted(p.name for p in folder.iterdir() if p.name != "machine.json") if files else []
+    return (f"wrote {folder}/" + (f" ({', '.join(names)})" if names else "") + f" in {seconds:.2f} s"
+            + ("; it replaced the results that were there" if replaced else ""))
+
+
+def existing(folder) -> bool:
+    """Whether ``folder`` already holds results (checked before writing, for :func:`wrote`)."""
+    return (folder / "manifest.json").exists()

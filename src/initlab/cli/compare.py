@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from initlab.cli.app import app, console as make_console
+from initlab.cli.app import app, console as make_console, existing, wrote
 from initlab.cli.run import SET_HELP
 from initlab.config.schema import Config
 
@@ -127,10 +127,11 @@ def compare(
     sets = parse_sets(set_) + flag_sets(depth, width, batch, dim, dtype, loss)
     # Resolve once without a name to learn the activation (the folder name depends on it).
     probe = C.entries(data, specs[:1], act_spec, sets, lines=lines, seed=seed, backward=backward)[0]
-    name = C.folder_name(probe.config.network.activation, specs)
+    name = C.folder_name(probe.config.network.activation, specs, probe.config, seeds)
     entries = C.entries(data, specs, act_spec, sets, lines=lines, name=name, seed=seed, backward=backward)
     folder = out or Path("results") / name
     results.check_output_dir(folder)
+    replaced = existing(folder)
     from initlab.cli.progress import bars
 
     console = make_console()
@@ -146,5 +147,4 @@ def compare(
     if seeds > 1:
         for s_ in comp.series:
             console.print(C.fluctuation_text(C.fluctuations(s_)), markup=False, highlight=False)
-    console.print(f"wrote {folder}/ ({', '.join(sorted(p.name for p in folder.iterdir()))}) in {elapsed:.2f} s",
-                  markup=False)
+    console.print(wrote(folder, elapsed, replaced), markup=False)

@@ -73,7 +73,7 @@ def _reproduce(plans, examples, runs, results_dir, study, figures, quiet, consol
         elapsed = time.perf_counter() - t0
         doc = compare_save.save_study(s, comp, claims, results_dir / s.name, figures=figures,
                                       mean_field=mean_field, elapsed=elapsed,
-                                      command=f"initlab reproduce {study}")
+                                      command=f"initlab reproduce {s.name}")  # the same whether run alone or by all
         failed += [(s.name, c) for c in claims if not c["pass"]]
         if not quiet:
             print_claims(s.name, doc, console)

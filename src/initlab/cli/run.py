@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from initlab.cli.app import app, console as make_console
+from initlab.cli.app import app, console as make_console, existing, wrote
 
 def _fmt(v, pct: bool = False) -> str:
     if v is None:
@@ -169,6 +169,7 @@ def run(
     cfg = configfile.load(config, sets=sets, seed=seed, backward=backward)
     folder = out or Path("results") / cfg.name
     results.check_output_dir(folder)
+    replaced = existing(folder)
     from initlab.cli.progress import bars
 
     console = make_console()
@@ -189,8 +190,7 @@ def run(
         if note:
             console.print(note, soft_wrap=True)
     warn_overflow(result)
-    console.print(f"wrote {folder}/ ({', '.join(sorted(p.name for p in folder.iterdir()))}) "
-                  f"in {elapsed:.2f} s", soft_wrap=True)
+    console.print(wrote(folder, elapsed, replaced), markup=False)
 
 
 list_app = typer.Typer(help="List the registered initializers, activations, datasets or optimizers.",

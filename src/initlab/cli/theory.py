@@ -11,7 +11,7 @@ from typing import Annotated, Optional
 import typer
 
 from initlab.errors import ConfigError
-from initlab.cli.app import app, console as make_console
+from initlab.cli.app import app, console as make_console, existing, wrote
 
 
 def parse_range(text: str, field: str) -> list[float]:
@@ -52,7 +52,7 @@ def _write(out: Path, tables: dict[str, tuple[list[dict], list[str]]], figures, 
         for draw in figures:
             draw(stage)
         extra = {**extra, "command": " ".join(["initlab"] + sys.argv[1:]), "versions": results.versions()}
-        results.write_text(stage, results.MANIFEST, results.json_text(results.manifest(stage, extra)))
+        results.write_manifest(stage, extra)
 
 
 QUIET_HELP = "Only the last line (where the files are): no summary, no progress bar."
@@ -90,6 +90,7 @@ def phase(
 
     folder = out or Path("results") / f"phase-{a.name}"
     results.check_output_dir(folder)
+    replaced = existing(folder)
     con = make_console()
     t0 = time.perf_counter()
     grid = theory.phase_grid(a, sws, sbs)
@@ -139,7 +140,7 @@ def phase(
         con.print(f"  measured at (sigma_w^2 {m['sw2']:.3g}, sigma_b^2 {m['sb2']:.3g}), width {width}, depth "
                   f"{depth}: q = {m['q']:.4g} (theory q* {m['q_star']:.4g}), c = {m['c']:.4f} "
                   f"(theory c* {m['c_star']:.4f})")
-    con.print(f"wrote {folder}/ in {elapsed:.2f} s")
+    con.print(wrote(folder, elapsed, replaced, files=False), markup=False)
 
 
 @app.command(epilog="Examples: initlab jacobian --act tanh;  initlab jacobian --act tanh --depths 1,8 "
@@ -204,6 +205,7 @@ def jacobian(
         raise ConfigError("--width", "width^2 x depth too large for this command (over 4 GiB of weights)")
     folder = out or Path("results") / f"jacobian-{a.name}"
     results.check_output_dir(folder)
+    replaced = existing(folder)
     t0 = time.perf_counter()
     inits = {"gaussian": initializers.get("normal", std=math.sqrt(sw2 / width)),
              "orthogonal": initializers.get("orthogonal", gain=math.sqrt(sw2))}
@@ -224,9 +226,11 @@ def jacobian(
             "sv_std", "sv_min", "sv_max", "frac_in_0.5_2"]
     tables = {"jacobian.csv": (rows, cols)}
     if glo:
-        tables["glorot_layers.csv"] = ([{**g, "per_layer": " ".join(f"{v:.4f}" for v in g["per_layer"])}
-                                        for g in glo],
-                                       ["initializer", "width", "layers", "mean_singular_value", "per_layer"])
+        # long form: one row per (initializer, layer); the mean over layers is the groupby's
+        tables["glorot_layers.csv"] = ([{"initializer": g["initializer"], "width": g["width"], "layer": l,
+                                         "mean_singular_value": v}
+                                        for g in glo for l, v in enumerate(g["per_layer"], start=1)],
+                                       ["initializer", "width", "layer", "mean_singular_value"])
     _write(folder, tables, [draw] if figures else [], {"kind": "jacobian", "activation": a.label(), "sw2": sw2, "sb2": sb2,
                                     "q_in": q_in,
                                     "width": width, "elapsed_seconds": round(elapsed, 3)})
@@ -244,4 +248,4 @@ def jacobian(
     for g in glo if not quiet else []:
         con.print(f"Glorot & Bengio per-layer Jacobian, tanh {g['layers']} x {g['width']}, {g['initializer']}: "
                   f"mean singular value {g['mean_singular_value']:.3f}")
-    con.print(f"wrote {folder}/ in {elapsed:.2f} s")
+    con.print(wrote(folder, elapsed, replaced, files=False), markup=False)

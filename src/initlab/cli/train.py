@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from initlab.cli.app import app, console as make_console
+from initlab.cli.app import app, console as make_console, existing, wrote
 from initlab.cli.run import list_app, parse_sets
 
 TABLE_ROWS = 21  # evaluation rows shown in the terminal (evenly spaced; all in history.csv)
@@ -166,6 +166,7 @@ def train(
     cfg, src = load_config(config, parse_sets(set_), seed)
     folder = out or Path("results") / cfg.name
     results.check_output_dir(folder)
+    replaced = existing(folder)
     console = make_console()
     t0 = time.perf_counter()
     result = train_one(cfg, src, save_weights=save_weights, console=console,
@@ -176,8 +177,7 @@ def train(
     console.print(final_text(result), markup=False, highlight=False,
                   style="red" if result.loop.diverged else None)
     sps = result.seconds_per_step
-    console.print(f"wrote {folder}/ ({', '.join(sorted(p.name for p in folder.iterdir()))}) in "
-                  f"{time.perf_counter() - t0:.2f} s"
+    console.print(wrote(folder, time.perf_counter() - t0, replaced)
                   + (f" ({1e3 * sps:.3g} ms per step)" if sps else ""), markup=False, highlight=False)
 
 
@@ -251,6 +251,7 @@ def compare_train(inits: list[str], act: str | None, config: Path | None, sets, 
     name = "-".join(["compare-train", base.name, act_name] + slugs)
     folder = out or Path("results") / name
     results.check_output_dir(folder)
+    replaced = existing(folder)
     console = make_console()
     progress = not quiet and console.is_terminal
     t0 = time.perf_counter()
@@ -285,5 +286,4 @@ def compare_train(inits: list[str], act: str | None, config: Path | None, sets, 
             status += f", DIVERGED at step {f['diverged_at']}"
         console.print(f"{label:<{width}}  {acc}  {status}", markup=False, highlight=False,
                       style="red" if f["diverged"] else ("green" if th is not None else None))
-    console.print(f"wrote {folder}/ ({', '.join(sorted(p.name for p in folder.iterdir()))}) in {elapsed:.2f} s",
-                  markup=False, highlight=False)
+    console.print(wrote(folder, elapsed, replaced), markup=False, highlight=False)

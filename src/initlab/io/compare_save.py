@@ -31,6 +31,7 @@ from initlab.runs import compare as C
 from initlab.config import to_dict
 from initlab.fmt import number
 from initlab.io import results
+from initlab.io.configfile import dump
 from initlab.io.results import table_markdown
 
 REPORT = "REPORT.md"
@@ -156,6 +157,8 @@ def save_comparison(comp: C.Comparison, out: str | Path, *, figures: bool = True
                 [C.fluctuations(s) for s in comp.series], C.FLUCTUATION_COLUMNS))
         results.write_text(stage, "summary.md", comparison_markdown(comp, title, command))
         results.write_text(stage, "compare.json", results.json_text(doc))
+        for s_ in comp.series:  # each initializer's resolved config: `initlab run` redoes one
+            results.write_text(stage, f"config-{s_.entry.key}.yaml", dump(s_.runs[0].config))
         if figures:
             from initlab.plots import compare_figures as F
 
@@ -170,7 +173,7 @@ def save_comparison(comp: C.Comparison, out: str | Path, *, figures: bool = True
                                 "write": round(time.perf_counter() - t0, 4)},
             "versions": results.versions(),
         }
-        results.write_text(stage, results.MANIFEST, results.json_text(results.manifest(stage, extra)))
+        results.write_manifest(stage, extra)
     return Path(out)
 
 
@@ -257,7 +260,7 @@ def save_study(study, comp: C.Comparison, claims: list[dict], out: str | Path, *
                  "elapsed_seconds": {"run": round(elapsed, 4) if elapsed is not None else None,
                                      "write": round(time.perf_counter() - t0, 4)},
                  "versions": results.versions()}
-        results.write_text(stage, results.MANIFEST, results.json_text(results.manifest(stage, extra)))
+        results.write_manifest(stage, extra)
     return doc
 
 

@@ -135,7 +135,7 @@ def _manifest(stage: Path, kind: str, name: str, seed: int, command: str | None,
     extra = {"kind": kind, "name": name, "seed": seed, "command": command,
              "elapsed_seconds": {k: (round(v, 4) if v is not None else None) for k, v in timings.items()},
              "versions": results.versions()}
-    results.write_text(stage, results.MANIFEST, results.json_text(results.manifest(stage, extra)))
+    results.write_manifest(stage, extra)
 
 
 def _figures(call: str, folder: Path) -> list[Path]:

@@ -70,6 +70,9 @@ class StatsObserver(network.Observer):
     total)``, when set, hears of each layer done: forward layers 1..L, then backward ones."""
 
     report = None
+    # dL/dW is reported for the batch-mean loss (as mse, softmax_ce and every training loop
+    # define it): the random loss sums over the batch, so its dW is scaled by 1 / batch.
+    weight_grad_scale = 1.0
 
     def __init__(self, cfg: Config, act: Activation, save: bool):
         self._setup(cfg.widths(), act, cfg.backward.enabled, cfg.stats.range or act.hist_range,
@@ -194,8 +197,9 @@ class StatsObserver(network.Observer):
         if gw.nonfinite or not math.isfinite(gw.std):
             self._mark("backward", layer, 1)
         ws = moments(w).std
-        self.rows[layer]["grad_weight_std"] = gw.std
-        self.rows[layer]["grad_weight_ratio"] = gw.std / ws if ws > 0 else None
+        gstd = gw.std * self.weight_grad_scale
+        self.rows[layer]["grad_weight_std"] = gstd
+        self.rows[layer]["grad_weight_ratio"] = gstd / ws if ws > 0 else None
         self._report(2 * (len(self.rows) - 1) - layer + 1)
 
 
@@ -252,12 +256,14 @@ def run(cfg: Config, save_weights: bool = False, params=None, theory: bool = Tru
     init = components.weight_initializer(cfg)
     params = params or build_parameters(cfg)
     x = make_input(cfg)
+    bw = cfg.backward
     obs = StatsObserver(cfg, act, save_weights)
     if report is not None:
         obs.report = report
+    if bw.enabled and bw.loss == "random":
+        obs.weight_grad_scale = 1.0 / cfg.input.batch
     obs.input(x)
     depth = cfg.network.depth
-    bw = cfg.backward
     loss = None
     sq_in = _row_sq_norms(x)
     if not bw.enabled:
