@@ -111,8 +111,9 @@ def show(console, cols: Sequence[Col], rows: Sequence[Sequence[str]], *, title: 
         console.print(table, crop=False, width=natural_width(console, table))  # wider than the terminal
     else:
         console.print(table, crop=False)
-    left = list(dict.fromkeys(c.group or c.header for i, c in enumerate(cols)
-                              if i not in shown and any(r[i] for r in rows) and c.drop is not None))
+    gone = sorted((c.drop, i) for i, c in enumerate(cols)
+                  if i not in shown and any(r[i] for r in rows) and c.drop is not None)
+    left = list(dict.fromkeys(cols[i].group or cols[i].header for _, i in gone))  # in the order they left
     if left:
         console.print(f"(not shown at {console.width} columns: {', '.join(left)}; all in {files})",
                       markup=False, highlight=False)
