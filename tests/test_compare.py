@@ -141,6 +141,9 @@ def test_seeds_add_a_seed_column_and_bands(tmp_path):
     ("relu", "he", [("network.width", 256)], "healthy"),
     ("relu", "xavier", [("network.width", 256), ("network.depth", 30)], "collapses"),
     ("relu", "normal:std=0.3", [("network.width", 256)], "explodes"),
+    # the edge of chaos: a power-law decay, healthy as cs231n and the README call it
+    ("tanh", "xavier", [("network.width", 256)], "healthy"),
+    ("relu", "xavier", [("network.width", 256)], "shrinks"),  # x0.71 a layer: exponential
 ])
 def test_verdicts_on_known_cases(act, init, sets, kind):
     base = [("input.batch", 128), ("input.dim", 100), ("dtype", "float32")]
@@ -148,6 +151,17 @@ def test_verdicts_on_known_cases(act, init, sets, kind):
     v = comp.verdicts[0]
     assert v.kind == kind, v.text
     assert v.text.startswith(comp.series[0].entry.label + ": " + kind)
+
+
+def test_verdicts_weigh_gradients_with_backward():
+    """std-1 tanh: the activations saturate, the gradient grows ~x3.5 a layer toward the input;
+    the verdict says both and its kind is the worse (explodes)."""
+    base = [("input.batch", 128), ("input.dim", 100), ("network.width", 100), ("backward.enabled", True)]
+    comp = C.run(C.entries(None, specs("normal:std=1.0", "xavier"), C.parse_spec("tanh", "activation"), base))
+    big, xav = comp.verdicts
+    assert big.text.startswith("normal(std=1): saturates") and "gradients explode toward the input" in big.text
+    assert big.kind == "explodes"
+    assert xav.kind == "healthy" and "gradients healthy" in xav.text
 
 
 def test_overflow_is_a_verdict_not_a_crash():
