@@ -220,7 +220,10 @@ def jacobian(
     def draw(stage):
         from initlab.plots import theory_figures
 
-        theory_figures.jacobian_spectra(spectra, stage / "spectra.png")
+        theory_figures.jacobian_spectra(
+            spectra, stage / "spectra.png",
+            title=f"Input-output Jacobian spectra (Pennington et al. 2017)\n{a.label()}, "
+                  f"$\\sigma_w^2$ = {sw2:.4g}, $\\sigma_b^2$ = {sb2:g}, width {width}, {seeds} seed(s) pooled")
 
     cols = ["initializer", "depth", "seeds", "mean_sq_singular_value", "predicted_mean_sq", "sv_mean",
             "sv_std", "sv_min", "sv_max", "frac_in_0.5_2"]

@@ -65,6 +65,9 @@ def series_document(s: C.Series, curves: Sequence[str] = ("act_std", "grad_act_s
         if all(row.get(c) is None for r in s.runs for row in r.rows):
             continue
         out_curves[c] = _raw_curve(s, c) if len(s.runs) == 1 else _band_curve(C.bands(s, c))
+        theory = [row.get(f"predicted_{c}") for row in s.runs[0].rows]  # the same for every seed
+        if any(v is not None for v in theory):
+            out_curves[c]["theory"] = theory
     out_curves.update(extra or {})
     nf = [r.first_nonfinite["forward"] for r in s.runs if r.first_nonfinite["forward"] is not None]
     first = s.runs[0]
