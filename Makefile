@@ -27,7 +27,7 @@ test: $(STAMP)
 # Every study, figure and table under results/ (or RESULTS=dir), regenerated from the configs
 # (the studies' own are packaged in src/initlab/studies/configs/).
 figures: $(STAMP)
-	$(BIN)/initlab reproduce all --strict -q --results $(RESULTS)
+	$(BIN)/initlab reproduce all --strict -q --out $(RESULTS)
 	$(BIN)/initlab phase --act tanh --empirical --out $(RESULTS)/phase-tanh
 	$(BIN)/initlab jacobian --act tanh --out $(RESULTS)/jacobian-tanh
 	for c in circles_zeros circles_large circles_he; do \
