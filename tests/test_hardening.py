@@ -149,7 +149,7 @@ def test_overflow_is_marked_in_the_table(relu32_cli):
     f = json.loads((folder / "stats.json").read_text())["first_nonfinite"]["forward"]
     marked = [line for line in out.splitlines() if "<- first inf/NaN (act)" in line]
     assert len(marked) == 1
-    assert marked[0].split("│")[1].strip() == str(f)  # the row of layer f
+    assert marked[0].split()[0] == str(f)  # the row of layer f
     assert "inf/nan" in out  # the non-finite count column
 
 
