@@ -57,7 +57,7 @@ def complete(folder: Path) -> dict:
     every sha256 matching) and return its manifest."""
     man = json.loads((folder / "manifest.json").read_text())
     names = {p.name for p in folder.iterdir()}
-    assert names == set(man["files"]) | {"manifest.json"}, (names, sorted(man["files"]))
+    assert names == set(man["files"]) | {"manifest.json", "machine.json"}, (names, sorted(man["files"]))
     for name, digest in man["files"].items():
         assert sha(folder / name) == digest, name
     return man

@@ -77,6 +77,8 @@ class StatsObserver(network.Observer):
     def __init__(self, cfg: Config, act: Activation, save: bool):
         self._setup(cfg.widths(), act, cfg.backward.enabled, cfg.stats.range or act.hist_range,
                     cfg.stats.bins, cfg.stats.histograms, save)
+        if cfg.backward.enabled and cfg.backward.loss == "random":
+            self.weight_grad_scale = 1.0 / cfg.input.batch
 
     @classmethod
     def for_widths(cls, widths: tuple[int, ...], act: Activation, *, backward: bool,
@@ -260,8 +262,6 @@ def run(cfg: Config, save_weights: bool = False, params=None, theory: bool = Tru
     obs = StatsObserver(cfg, act, save_weights)
     if report is not None:
         obs.report = report
-    if bw.enabled and bw.loss == "random":
-        obs.weight_grad_scale = 1.0 / cfg.input.batch
     obs.input(x)
     depth = cfg.network.depth
     loss = None
