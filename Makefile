@@ -28,7 +28,7 @@ test: $(STAMP)
 # (the studies' own are packaged in src/initlab/studies/configs/). The deeplearning.ai circles
 # runs (configs/train/circles_*.yaml, seed 1) are the dlai-init study's: results/dlai-init/runs/.
 figures: $(STAMP)
-	$(BIN)/initlab reproduce all --strict -q --results $(RESULTS)
+	$(BIN)/initlab reproduce all --strict -q --out $(RESULTS)
 	$(BIN)/initlab phase --act tanh --empirical --out $(RESULTS)/phase-tanh
 	$(BIN)/initlab jacobian --act tanh --out $(RESULTS)/jacobian-tanh
 

@@ -315,7 +315,7 @@ def test_no_write_permission_real_read_only_folder():
 
 @pytest.mark.parametrize("args,needles", [
     (["run", "{cfg}", "--sed", "3"], ["No such option: --sed", "--seed", "see 'initlab run --help'"]),
-    (["run"], ["Missing argument 'config'", "see 'initlab run --help'"]),
+    (["run"], ["Missing argument 'CONFIG'", "see 'initlab run --help'"]),
     (["run", "{cfg}", "--seed", "abc"], ["'--seed'", "valid integer"]),
     (["run", "{cfg}", "--seed", "1.5"], ["'--seed'", "valid integer"]),
     (["run", "{cfg}", "extra"], ["unexpected extra argument", "see 'initlab run --help'"]),

@@ -30,16 +30,19 @@ def test_run_writes_every_file(cfg, tmp_path, capsys, monkeypatch):
     assert main(["run", str(cfg), "--backward", "--save-weights"]) == 0
     out = tmp_path / "results" / "tiny"
     names = sorted(p.name for p in out.iterdir())
-    assert names == ["gradients.png", "histograms.png", "manifest.json", "stats.csv", "stats.json",
-                     "stats.png", "summary.md", "weights.npz"]
+    assert names == ["config.yaml", "gradients.png", "histograms.png", "machine.json", "manifest.json",
+                     "stats.csv", "stats.json", "stats.png", "summary.md", "weights.npz"]
     rows = list(csv.DictReader(open(out / "stats.csv")))
     assert [int(r["layer"]) for r in rows] == [0, 1, 2, 3, 4]
     assert {"preact_mean", "act_std", "act_saturated", "dead_units", "grad_weight_ratio"} <= set(rows[0])
     doc = json.loads((out / "stats.json").read_text())
-    assert doc["schema_version"] == 1 and doc["config"]["network"]["depth"] == 4
+    assert doc["schema_version"] == 2 and doc["config"]["network"]["depth"] == 4
     man = json.loads((out / "manifest.json").read_text())
-    assert man["seed"] == 1 and set(man["files"]) == set(names) - {"manifest.json"}
-    ran = man["versions"]["kernel"]  # whether the C kernel ran, and which build of it
+    assert man["seed"] == 1 and set(man["files"]) == set(names) - {"manifest.json", "machine.json"}
+    assert "elapsed_seconds" not in man and "versions" not in man  # machine-specific: machine.json
+    machine = json.loads((out / "machine.json").read_text())
+    assert set(machine) == {"elapsed_seconds", "versions"}
+    ran = machine["versions"]["kernel"]  # whether the C kernel ran, and which build of it
     from initlab.engine import kernel
 
     if kernel.KERNEL is None:
@@ -127,10 +130,20 @@ def list_rows(capsys, monkeypatch, what: str) -> dict[str, list[str]]:
     """``initlab list <what>`` on a console wide enough for one line a row: name -> cells."""
     monkeypatch.setenv("COLUMNS", "3000")
     assert main(["list", what]) == 0
-    rows = {}
-    for line in capsys.readouterr().out.splitlines():
-        if line.startswith("\u2502"):  # a body row: cells between box bars
-            cells = [c.strip() for c in line.strip("\u2502").split("\u2502")]
+    return table_rows(capsys.readouterr().out)
+
+
+def table_rows(out: str) -> dict[str, list[str]]:
+    """The body rows of a table printed unwrapped (stdout not a terminal): cells are separated
+    by at least three spaces (padding, divider, padding); rows follow the rule under the header."""
+    import re
+
+    rows, body = {}, False
+    for line in out.splitlines():
+        if line.startswith("\u2500"):
+            body = True
+        elif body and line.strip():
+            cells = re.split(r" {3,}", line.strip())
             rows[cells[0]] = cells
     return rows
 
@@ -195,7 +208,7 @@ def test_numpy_fallback_runs_and_agrees(cfg, tmp_path, monkeypatch):
     assert main(["run", str(cfg), "--out", "k", "--backward", "--no-figures", "-q"]) == 0
     monkeypatch.setattr(kernel, "KERNEL", None)
     assert main(["run", str(cfg), "--out", "n", "--backward", "--no-figures", "-q"]) == 0
-    assert json.loads((tmp_path / "n" / "manifest.json").read_text())["versions"]["kernel"]["built"] is False
+    assert json.loads((tmp_path / "n" / "machine.json").read_text())["versions"]["kernel"]["built"] is False
     rows_k = list(csv.DictReader(open(tmp_path / "k" / "stats.csv")))
     rows_n = list(csv.DictReader(open(tmp_path / "n" / "stats.csv")))
     assert len(rows_k) == len(rows_n) == 5

@@ -117,7 +117,7 @@ def test_long_form_columns_and_extra_columns_flow_through(tmp_path):
                 row["probe_extra"] = 1.0  # a column a later module adds to the rows
     compare_save.save_comparison(comp, tmp_path / "out", figures=False)
     rows = read_csv(tmp_path / "out" / "stats.csv")
-    assert rows[0] == ["initializer"] + list(experiment.columns(True)) + ["probe_extra"]
+    assert rows[0] == ["initializer", "seed"] + list(experiment.columns(True)) + ["probe_extra"]
     assert len(rows) == 1 + 2 * 5
     assert {r[0] for r in rows[1:]} == {"xavier", "he"}
     assert not (tmp_path / "out" / "bands.csv").exists()
@@ -141,6 +141,9 @@ def test_seeds_add_a_seed_column_and_bands(tmp_path):
     ("relu", "he", [("network.width", 256)], "healthy"),
     ("relu", "xavier", [("network.width", 256), ("network.depth", 30)], "collapses"),
     ("relu", "normal:std=0.3", [("network.width", 256)], "explodes"),
+    # the edge of chaos: a power-law decay, healthy as cs231n and the README call it
+    ("tanh", "xavier", [("network.width", 256)], "healthy"),
+    ("relu", "xavier", [("network.width", 256)], "shrinks"),  # x0.71 a layer: exponential
 ])
 def test_verdicts_on_known_cases(act, init, sets, kind):
     base = [("input.batch", 128), ("input.dim", 100), ("dtype", "float32")]
@@ -148,6 +151,17 @@ def test_verdicts_on_known_cases(act, init, sets, kind):
     v = comp.verdicts[0]
     assert v.kind == kind, v.text
     assert v.text.startswith(comp.series[0].entry.label + ": " + kind)
+
+
+def test_verdicts_weigh_gradients_with_backward():
+    """std-1 tanh: the activations saturate, the gradient grows ~x3.5 a layer toward the input;
+    the verdict says both and its kind is the worse (explodes)."""
+    base = [("input.batch", 128), ("input.dim", 100), ("network.width", 100), ("backward.enabled", True)]
+    comp = C.run(C.entries(None, specs("normal:std=1.0", "xavier"), C.parse_spec("tanh", "activation"), base))
+    big, xav = comp.verdicts
+    assert big.text.startswith("normal(std=1): saturates") and "gradients explode toward the input" in big.text
+    assert big.kind == "explodes"
+    assert xav.kind == "healthy" and "gradients healthy" in xav.text
 
 
 def test_overflow_is_a_verdict_not_a_crash():
@@ -197,11 +211,20 @@ def test_cli_writes_the_folder(tmp_path, monkeypatch, capsys):
     rc = main(["compare", "xavier", "he", "--act", "relu", *SMALL_FLAGS, "--backward"])
     out = capsys.readouterr().out
     assert rc == 0
-    folder = tmp_path / "results" / "compare-relu-xavier-he"
+    # the folder names what differs from the defaults: another depth never replaces the default's
+    name = "compare-relu-xavier-he-depth3-width32-batch16-dim24-backward"
+    folder = tmp_path / "results" / name
     names = sorted(p.name for p in folder.iterdir())
-    assert names == ["compare.json", "grad_histograms.png", "histograms.png", "manifest.json", "stats.csv",
-                     "std_by_layer.png", "summary.md"]
-    assert "xavier: " in out and "he: " in out and "wrote results/compare-relu-xavier-he/" in out
+    assert names == ["compare.json", "config-he.yaml", "config-xavier.yaml", "grad_histograms.png",
+                     "histograms.png", "machine.json", "manifest.json", "stats.csv", "std_by_layer.png",
+                     "summary.md"]
+    assert "xavier: " in out and "he: " in out and f"wrote results/{name}/" in out
+    assert "replaced" not in out
+    assert main(["compare", "xavier", "he", "--act", "relu", *SMALL_FLAGS, "--backward", "-q",
+                 "--no-figures"]) == 0
+    assert "it replaced the results that were there" in capsys.readouterr().out
+    rows = read_csv(folder / "stats.csv")
+    assert rows[0][:2] == ["initializer", "seed"]  # seed even with one seed: one schema
     summary = (folder / "summary.md").read_text()
     assert "| layer | xavier std | he std |" in summary
 
@@ -251,15 +274,15 @@ def test_output_is_atomic_when_drawing_fails(tmp_path, monkeypatch, capsys):
     from initlab.plots import compare_figures
 
     monkeypatch.chdir(tmp_path)
-    assert main(["compare", "xavier", *SMALL_FLAGS, "--no-figures", "-q"]) == 0
-    folder = tmp_path / "results" / "compare-tanh-xavier"
+    assert main(["compare", "xavier", *SMALL_FLAGS, "--no-figures", "-q", "--out", "results/cmp"]) == 0
+    folder = tmp_path / "results" / "cmp"
     before = {p.name: p.read_bytes() for p in folder.iterdir()}
 
     def boom(*a, **k):
         raise RuntimeError("disk on fire")
 
     monkeypatch.setattr(compare_figures, "histogram_grid", boom)
-    rc = main(["compare", "xavier", *SMALL_FLAGS, "--seed", "3", "-q"])
+    rc = main(["compare", "xavier", *SMALL_FLAGS, "--seed", "3", "-q", "--out", "results/cmp"])
     assert rc == 1 and "disk on fire" in capsys.readouterr().err
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == before  # the old results, untouched
-    assert sorted(p.name for p in (tmp_path / "results").iterdir()) == ["compare-tanh-xavier"]  # no stage left
+    assert sorted(p.name for p in (tmp_path / "results").iterdir()) == ["cmp"]  # no stage left

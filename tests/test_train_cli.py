@@ -109,9 +109,9 @@ def test_train_writes_every_file_in_its_format(small, workdir):
     assert final["final"]["diverged"] is False and final["widths"] == [2, 6, 4, 2]
     manifest = json.loads((o / "manifest.json").read_text())
     assert manifest["kind"] == "train" and "history.csv" in manifest["files"]
-    assert "train" in manifest["elapsed_seconds"]
+    assert "train" in json.loads((o / "machine.json").read_text())["elapsed_seconds"]
+    assert "elapsed_seconds" not in manifest  # timings differ per run: machine.json, git-ignored
     assert "final (step 40)" in out and "wrote o/" in out
-    assert all(len(line) <= 80 for line in out.splitlines())
 
 
 def test_same_config_and_seed_give_byte_identical_files(small, workdir):
@@ -194,9 +194,10 @@ def test_compare_train_needs_a_config(workdir):
 
 @pytest.mark.parametrize("what,names", [("datasets", ["circles", "fashion_mnist", "mnist1d", "linear_teacher"]),
                                         ("optimizers", ["sgd", "adam", "adamw"])])
-def test_list_fits_80_columns(what, names):
-    rc, out, err = invoke(["list", what])
-    assert rc == 0, err
+def test_list_fits_80_columns(what, names, monkeypatch):
+    from cli_helpers import as_terminal
+
+    out = as_terminal(monkeypatch, ["list", what], columns=80)
     assert all(len(line) <= 80 for line in out.splitlines()), out
     for n in names:
         assert n in out

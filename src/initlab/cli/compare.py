@@ -9,7 +9,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from initlab.cli.app import app, console as make_console
+from initlab.cli.app import app, console as make_console, existing, wrote
+from initlab.cli.run import SET_HELP
 from initlab.config.schema import Config
 
 # The defaults the help text names come from the schema (written once there).
@@ -26,22 +27,28 @@ def flag_sets(depth, width, batch, dim, dtype, loss) -> list[tuple[str, object]]
     return [(k, v) for k, v in pairs if v is not None]
 
 
-def print_comparison(comp, console, title: str) -> None:
-    from rich.table import Table
+# Side-by-side column kinds (header suffix) -> the order in which they leave a narrow terminal
+# (initlab.cli.tables; 1 first): the measured std and the layer always stay.
+COMPARE_DROP = {" sat %": 1, " zero %": 2, " grad std": 3, " theory": 4}
 
+
+def print_comparison(comp, console, title: str) -> None:
+    from initlab.cli.tables import Col, show
     from initlab.runs import compare as C
     from initlab.io.compare_save import cell_text
 
     depth = max(s.depth for s in comp.series)
     layers = C.shown_layers(depth, RICH_LAYER_CAP)
     headers, rows = C.side_by_side(comp, layers)
-    t = Table(title=title + (" (stds: geometric mean ±95% interval over seeds)" if comp.seeds > 1 else ""),
-              title_justify="left")
+    cols = []
     for h in headers:
-        t.add_column(h, justify="right", overflow="fold")
-    for r in rows:
-        t.add_row(*[cell_text(c, compact=True) for c in r])
-    console.print(t)
+        suffix = next((k for k in (*COMPARE_DROP, " std") if h.endswith(k)), None)
+        short = h[: -len(suffix)] + "\n" + suffix.strip() if suffix else None
+        cols.append(Col(h, drop=COMPARE_DROP.get(suffix), short=short,
+                        group=f"{suffix.strip()} columns" if suffix in COMPARE_DROP else None))
+    show(console, cols, [[cell_text(c, compact=True) for c in r] for r in rows],
+         title=title + (" (stds: geometric mean ±95% interval over seeds)" if comp.seeds > 1 else ""),
+         files="stats.csv and summary.md")
     if len(layers) < depth + 1:
         console.print(f"({len(layers)} of {depth + 1} layers shown; all of them in summary.md and stats.csv)")
 
@@ -53,7 +60,8 @@ def print_verdicts(comp, console) -> None:
         console.print(v.text, style=styles.get(v.kind), markup=False, highlight=False)
 
 
-@app.command()
+@app.command(epilog="Examples: initlab compare xavier he --act tanh;  initlab compare he "
+                    "normal:std=0.01 --act relu --depth 30 --backward --seeds 5")
 def compare(
     inits: Annotated[list[str], typer.Argument(
         help="Initializer specs: a name or name:key=value,... (e.g. xavier he normal:std=0.01).",
@@ -62,23 +70,26 @@ def compare(
         "--act", help="Activation: name or name:key=value (default: the config's, else tanh).")] = None,
     config: Annotated[Optional[Path], typer.Option(
         "--config", help="Base YAML config (network, input, ...); the flags below win over it.")] = None,
-    depth: Annotated[Optional[int], typer.Option(help=f"Hidden layers (default {NET.depth}).")] = None,
-    width: Annotated[Optional[int], typer.Option(help=f"Units per hidden layer (default {NET.width}).")] = None,
+    depth: Annotated[Optional[int], typer.Option(help=f"Hidden layers (default {NET.depth}; shortcut for "
+                                                      "--set network.depth=N).")] = None,
+    width: Annotated[Optional[int], typer.Option(help=f"Units per hidden layer (default {NET.width}; "
+                                                      "shortcut for --set network.width=N).")] = None,
     batch: Annotated[Optional[int], typer.Option(help=f"Input batch size (default {INPUT.batch}).")] = None,
     dim: Annotated[Optional[int], typer.Option(help=f"Input dimension (default {INPUT.dim}).")] = None,
-    dtype: Annotated[Optional[str], typer.Option(help=f"float32 or float64 (default {CFG.dtype}).")] = None,
+    dtype: Annotated[Optional[str], typer.Option(help=f"float32 or float64 (default {CFG.dtype}; shortcut "
+                                                      "for --set dtype=...).")] = None,
     seed: Annotated[Optional[int], typer.Option(help=f"Seed (default {CFG.seed}); --seeds N uses "
                                                      "seed..seed+N-1.")] = None,
     backward: Annotated[Optional[bool], typer.Option("--backward/--no-backward",
                                                       help="Run the backward pass too.")] = None,
     loss: Annotated[Optional[str], typer.Option(help="Backward loss: random, mse or softmax_ce.")] = None,
-    set_: Annotated[Optional[list[str]], typer.Option("--set", metavar="KEY=VALUE",
-                                                       help="Override a config field (repeatable).")] = None,
+    set_: Annotated[Optional[list[str]], typer.Option("--set", metavar="KEY=VALUE", help=SET_HELP)] = None,
     seeds: Annotated[int, typer.Option(help="Repeat with N seeds; report geometric means and 95% "
                                             "intervals per layer.")] = 1,
     out: Annotated[Optional[Path], typer.Option(help="Output folder (default results/compare-<act>-<inits>).")] = None,
     figures: Annotated[bool, typer.Option("--figures/--no-figures", help="Draw the PNG figures.")] = True,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only the verdicts, no table.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only the verdicts: no table, no progress "
+                                                              "bar.")] = False,
     train: Annotated[bool, typer.Option("--train", help="Train each initializer on the --config training "
                                                        "config (same data, batches, seed) instead of "
                                                        "comparing step 0.")] = False,
@@ -116,21 +127,24 @@ def compare(
     sets = parse_sets(set_) + flag_sets(depth, width, batch, dim, dtype, loss)
     # Resolve once without a name to learn the activation (the folder name depends on it).
     probe = C.entries(data, specs[:1], act_spec, sets, lines=lines, seed=seed, backward=backward)[0]
-    name = C.folder_name(probe.config.network.activation, specs)
+    name = C.folder_name(probe.config.network.activation, specs, probe.config, seeds)
     entries = C.entries(data, specs, act_spec, sets, lines=lines, name=name, seed=seed, backward=backward)
     folder = out or Path("results") / name
     results.check_output_dir(folder)
+    replaced = existing(folder)
+    from initlab.cli.progress import bars
+
+    console = make_console()
     t0 = time.perf_counter()
-    comp = C.run(entries, seeds)
+    with bars(console, quiet) as report:
+        comp = C.run(entries, seeds, report=report)
     elapsed = time.perf_counter() - t0
     command = " ".join(["initlab"] + (sys.argv[1:] if sys.argv[1:2] == ["compare"] else ["compare", *inits]))
     compare_save.save_comparison(comp, folder, figures=figures, command=command, elapsed=elapsed)
-    console = make_console()
     if not quiet:
         print_comparison(comp, console, compare_save.title_of(comp))
     print_verdicts(comp, console)
     if seeds > 1:
         for s_ in comp.series:
             console.print(C.fluctuation_text(C.fluctuations(s_)), markup=False, highlight=False)
-    console.print(f"wrote {folder}/ ({', '.join(sorted(p.name for p in folder.iterdir()))}) in {elapsed:.2f} s",
-                  markup=False)
+    console.print(wrote(folder, elapsed, replaced), markup=False)

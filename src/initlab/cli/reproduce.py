@@ -71,27 +71,73 @@ def example_entries(ex):
 
 
 def print_claims(name: str, doc: dict, console) -> None:
-    from rich.table import Table
+    from rich.text import Text
 
+    from initlab.cli.tables import Col, show
     from initlab.io.compare_save import fmt
 
     s = doc["summary"]
-    t = Table(title=f"{name}: {s['pass']}/{s['claims']} claims pass", title_justify="left")
-    for h, j in (("id", "left"), ("claim", "left"), ("reference", "right"), ("measured", "right"),
-                 ("tolerance", "right"), ("", "left")):
-        t.add_column(h, justify=j, overflow="fold")
-    for c in doc["claims"]:
-        t.add_row(c["id"], c["statement"], fmt(c["reference"]), fmt(c["measured"]), c["tolerance"],
-                  "[green]pass[/]" if c["pass"] else "[bold red]FAIL[/]")
-    console.print(t)
+    rows = [(c["id"], c["statement"], fmt(c["reference"]), fmt(c["measured"]), c["tolerance"],
+             Text("pass", style="green") if c["pass"] else Text("FAIL", style="bold red"))
+            for c in doc["claims"]]
+    show(console, [Col("id", justify="left"), Col("claim", justify="left", wrap=True, min_width=24),
+                   Col("reference"), Col("measured"),
+                   Col("tolerance", justify="left", wrap=True, min_width=10, drop=1), Col("", justify="left")],
+         rows, title=f"{name}: {s['pass']}/{s['claims']} claims pass", files=f"{name}/claims.json")
 
 
-@app.command()
+def _reproduce(plans, examples, runs, results_dir, study, figures, quiet, console, report, failed) -> None:
+    """Run the studies, the README's compare examples and the default run; write each folder."""
+    from initlab import studies
+    from initlab.io import compare_save, save
+    from initlab.runs import compare as C
+    from initlab.runs.experiment import run as run_experiment
+    from initlab.studies.framework import Measured, evaluate, mean_field
+
+    for s, entries in plans:
+        t0 = time.perf_counter()
+        if getattr(s, "kind", None) == "train":
+            doc = run_train_study(s, entries, results_dir, figures, f"initlab reproduce {s.name}")
+            claims = doc["claims"]
+        else:
+            comp = C.run(entries, s.seeds, report=report, task=f"{s.name}: networks")
+            measured = Measured({x.entry.key: x for x in comp.series}, {e.key: e.config for e in entries})
+            claims = evaluate(s, measured)
+            elapsed = time.perf_counter() - t0
+            doc = compare_save.save_study(s, comp, claims, results_dir / s.name, figures=figures,
+                                          mean_field=mean_field, elapsed=elapsed,
+                                          command=f"initlab reproduce {s.name}")  # the same run alone or by all
+        failed += [(s.name, c) for c in claims if not c["pass"]]
+        if not quiet:
+            print_claims(s.name, doc, console)
+        summ = doc["summary"]
+        console.print(f"{s.name}: {summ['pass']}/{summ['claims']} claims pass -> {results_dir / s.name}/ "
+                      f"({time.perf_counter() - t0:.1f} s)", markup=False)
+    for (name, entries), ex in zip(examples, studies.EXAMPLES):
+        t0 = time.perf_counter()
+        comp = C.run(entries, 1, report=report, task=f"{name}: networks")
+        compare_save.save_comparison(comp, results_dir / name, figures=figures, command=ex.command(),
+                                     elapsed=time.perf_counter() - t0)
+        console.print(f"{ex.command()} -> {results_dir / name}/ ({time.perf_counter() - t0:.1f} s)", markup=False)
+    for rel, cfg in runs:
+        t0 = time.perf_counter()
+        result = run_experiment(cfg, report=report)
+        save.save_run(result, results_dir / cfg.name, figures=figures, elapsed=time.perf_counter() - t0,
+                      command=f"initlab run {rel}")
+        console.print(f"initlab run {rel} -> {results_dir / cfg.name}/ ({time.perf_counter() - t0:.1f} s)",
+                      markup=False)
+
+
+@app.command(epilog="Examples: initlab reproduce --list;  initlab reproduce cs231n;  "
+                    "initlab reproduce all --strict -q --out /tmp/results")
 def reproduce(
     study: Annotated[Optional[str], typer.Argument(help="A study name (see --list) or 'all'.",
-                                                   show_default=False)] = None,
+                                                   show_default=False, metavar="STUDY")] = None,
     list_: Annotated[bool, typer.Option("--list", help="List the studies and exit.")] = False,
-    results_dir: Annotated[Path, typer.Option("--results", help="Where to write (default results/).")] = Path("results"),
+    out: Annotated[Path, typer.Option("--out", help="The results folder: each study writes OUT/<study>/ "
+                                                    "(default results/).", show_default=False)] = Path("results"),
+    results_old: Annotated[Optional[Path], typer.Option("--results", hidden=True,
+                                                        help="Deprecated: --out.")] = None,
     strict: Annotated[bool, typer.Option("--strict", help=f"Exit {EXIT_CLAIM_FAILED} when a claim fails "
                                                           "(for CI).")] = False,
     figures: Annotated[bool, typer.Option("--figures/--no-figures", help="Draw the PNG figures.")] = True,
@@ -99,7 +145,7 @@ def reproduce(
 ) -> None:
     """Re-run published initialization studies and check their claims.
 
-    Writes results/<study>/ (tables, claims.json, figures); rebuilds results/REPORT.md.
+    Writes OUT/<study>/ (tables, claims.json, figures); rebuilds OUT/REPORT.md.
 
     'all' also regenerates the README's compare examples and the default initlab run experiment.
 
@@ -107,12 +153,15 @@ def reproduce(
     """
     from initlab import studies
     from initlab.errors import ConfigError
-    from initlab.io import compare_save, results, save
-    from initlab.runs import compare as C
-    from initlab.runs.experiment import run as run_experiment
-    from initlab.studies.framework import Measured, evaluate, mean_field
+    from initlab.io import compare_save, results
 
     console = make_console()
+    results_dir = out
+    if results_old is not None:  # the old spelling: still honoured, said once on stderr
+        import sys
+
+        print("initlab: warning: reproduce --results is deprecated; use --out (same meaning)", file=sys.stderr)
+        results_dir = results_old
     if list_:
         w = max(len(n) for n in studies.STUDIES)
         for s in studies.STUDIES.values():
@@ -134,40 +183,12 @@ def reproduce(
     for _, cfg in runs:
         results.check_output_dir(results_dir / cfg.name)
 
+    from initlab.cli.progress import bars
+
     t_all = time.perf_counter()
     failed: list[tuple[str, dict]] = []
-    for s, entries in plans:
-        t0 = time.perf_counter()
-        if getattr(s, "kind", None) == "train":
-            doc = run_train_study(s, entries, results_dir, figures, f"initlab reproduce {study}")
-            claims = doc["claims"]
-        else:
-            comp = C.run(entries, s.seeds)
-            measured = Measured({x.entry.key: x for x in comp.series}, {e.key: e.config for e in entries})
-            claims = evaluate(s, measured)
-            elapsed = time.perf_counter() - t0
-            doc = compare_save.save_study(s, comp, claims, results_dir / s.name, figures=figures,
-                                          mean_field=mean_field, elapsed=elapsed,
-                                          command=f"initlab reproduce {study}")
-        failed += [(s.name, c) for c in claims if not c["pass"]]
-        if not quiet:
-            print_claims(s.name, doc, console)
-        summ = doc["summary"]
-        console.print(f"{s.name}: {summ['pass']}/{summ['claims']} claims pass -> {results_dir / s.name}/ "
-                      f"({time.perf_counter() - t0:.1f} s)", markup=False)
-    for (name, entries), ex in zip(examples, studies.EXAMPLES):
-        t0 = time.perf_counter()
-        comp = C.run(entries, 1)
-        compare_save.save_comparison(comp, results_dir / name, figures=figures, command=ex.command(),
-                                     elapsed=time.perf_counter() - t0)
-        console.print(f"{ex.command()} -> {results_dir / name}/ ({time.perf_counter() - t0:.1f} s)", markup=False)
-    for rel, cfg in runs:
-        t0 = time.perf_counter()
-        result = run_experiment(cfg)
-        save.save_run(result, results_dir / cfg.name, figures=figures, elapsed=time.perf_counter() - t0,
-                      command=f"initlab run {rel}")
-        console.print(f"initlab run {rel} -> {results_dir / cfg.name}/ ({time.perf_counter() - t0:.1f} s)",
-                      markup=False)
+    with bars(console, quiet) as report:
+        _reproduce(plans, examples, runs, results_dir, study, figures, quiet, console, report, failed)
     others = [(ex.command(), example_entries(ex)[0], "std_by_layer.png") for ex in studies.EXAMPLES]
     others += [(f"initlab run {r.example}", load_config(r.config).name, "histograms.png") for r in studies.RUNS]
     report = compare_save.write_report(results_dir, list(studies.STUDIES), others)

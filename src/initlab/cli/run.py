@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from initlab.cli.app import app, console as make_console
+from initlab.cli.app import app, console as make_console, existing, wrote
 
 def _fmt(v, pct: bool = False) -> str:
     if v is None:
@@ -25,15 +25,19 @@ def _fmt(v, pct: bool = False) -> str:
     return f"{v:.3e}" if abs(v) < 1e-3 or abs(v) >= 1e4 else f"{v:.4f}"
 
 
+# (result key, header, percent?, drop order): on a narrow terminal columns leave in the drop
+# order (1 first; None: always shown) and a note names them (initlab.cli.tables). The order
+# keeps what a reader of this lab looks at first: the std against theory, then the gradient.
 TABLE_COLUMNS = [
-    ("layer", "layer", False), ("width", "width", False), ("act_mean", "mean", False),
-    ("act_std", "std", False), ("act_saturated", "sat %", True), ("act_zero", "zero %", True),
-    ("dead_units", "dead", False),
+    ("layer", "layer", False, None), ("width", "width", False, 1), ("act_mean", "mean", False, 5),
+    ("act_std", "std", False, None), ("act_saturated", "sat %", True, 7), ("act_zero", "zero %", True, 8),
+    ("dead_units", "dead", False, 4),
 ]
 GRAD_TABLE_COLUMNS = [
-    ("grad_act_std", "std dL/dh", False), ("grad_preact_std", "std dL/dz", False),
-    ("grad_weight_std", "std dL/dW", False), ("grad_weight_ratio", "dW/W", False),
+    ("grad_act_std", "std dL/dh", False, 10), ("grad_preact_std", "std dL/dz", False, 2),
+    ("grad_weight_std", "std dL/dW", False, 3), ("grad_weight_ratio", "dW/W", False, 6),
 ]
+THEORY_COLUMN = ("predicted_act_std", "theory std", False, 9)
 
 
 FIRST_NONFINITE = {"forward": "<- first inf/NaN (act)", "backward": "<- first inf/NaN (grad)"}
@@ -42,43 +46,36 @@ SATURATION_NOTE = 0.5
 
 
 def print_run_table(result, console) -> None:
-    """The per-layer table. After an overflow it gains the non-finite counts and a ``note``
-    column marking the first non-finite layer of each pass (rows from the first forward one on
-    are red on a terminal). Numbers are never truncated: the table is as wide as it needs."""
-    from rich.measure import Measurement
-    from rich.table import Table
+    """The per-layer table, fitted to the terminal (:func:`initlab.cli.tables.show`). After an
+    overflow it gains the non-finite counts and a ``note`` column marking the first non-finite
+    layer of each pass (rows from the first forward one on are red on a terminal)."""
+    from initlab.cli.tables import Col, show
 
     backward = result.config.backward.enabled
     cols = TABLE_COLUMNS + (GRAD_TABLE_COLUMNS if backward else [])
     if result.rows and "predicted_act_std" in result.rows[0]:
-        cols.insert(4, ("predicted_act_std", "theory std", False))
+        cols.insert(4, THEORY_COLUMN)
     first = result.first_nonfinite
     fwd, bwd = first.get("forward"), first.get("backward")
     overflow = fwd is not None or bwd is not None
     if overflow:
-        cols = cols + [("act_nonfinite", "inf/nan", False)]
+        cols = cols + [("act_nonfinite", "inf/nan", False, None)]
         if backward:
-            cols.append(("grad_nonfinite", "grad inf/nan", False))
-    t = Table(title=f"{result.config.name}: {result.activation.label()}, {result.initializer}",
-              title_justify="left")
-    for _, head, _ in cols:
-        t.add_column(head, justify="right", no_wrap=True)
+            cols.append(("grad_nonfinite", "grad inf/nan", False, None))
+    heads = [Col(head, drop=drop, short=head.replace(" ", "\n") if " " in head else None)
+             for _, head, _, drop in cols]
     if overflow:
-        t.add_column("note", justify="left", no_wrap=True)
+        heads.append(Col("note", justify="left"))
+    rows, styles = [], []
     for r in result.rows:
-        style = "red" if (fwd is not None and r["layer"] >= fwd) else None
-        cells = [_fmt(r.get(k), pct) for k, _, pct in cols]
+        styles.append("red" if (fwd is not None and r["layer"] >= fwd) else None)
+        cells = [_fmt(r.get(k), pct) for k, _, pct, _ in cols]
         if overflow:
             cells.append(" ".join(text for which, text in FIRST_NONFINITE.items()
                                   if first.get(which) == r["layer"]))
-        t.add_row(*cells, style=style)
-    width = Measurement.get(console, console.options.update(max_width=100_000), t).maximum
-    saved = console.width
-    console.width = max(saved, width)
-    try:
-        console.print(t, crop=False)
-    finally:
-        console.width = saved
+        rows.append(cells)
+    show(console, heads, rows, title=f"{result.config.name}: {result.activation.label()}, {result.initializer}",
+         styles=styles, files="stats.csv and summary.md")
 
 
 def warn_overflow(result, console=None, file=None) -> list[str]:
@@ -122,101 +119,158 @@ def parse_sets(items: list[str] | None) -> list[tuple[str, object]]:
     return [parse_set(s) for s in items or []]
 
 
-@app.command()
+def shortcut_sets(depth=None, width=None, act=None, init=None, dtype=None) -> list[tuple[str, object]]:
+    """``--depth --width --act --init --dtype`` as the ``--set`` overrides they stand for (read by
+    the same parser, so ``--act leaky_relu:negative_slope=0.2`` is
+    ``--set network.activation=leaky_relu:negative_slope=0.2``). They come after --set: they win."""
+    from initlab.config.scalars import parse_set
+
+    given = (("network.depth", depth), ("network.width", width), ("network.activation", act),
+             ("network.initializer", init), ("dtype", dtype))
+    return [parse_set(f"{k}={v}") for k, v in given if v is not None]
+
+
+# The flags every command that builds a network shares (run, compare): one wording, one default.
+DEPTH_HELP = "Hidden layers (shortcut for --set network.depth=N)."
+WIDTH_HELP = "Units per hidden layer (shortcut for --set network.width=N)."
+ACT_HELP = "Activation: a name or name:key=value,... (shortcut for --set network.activation=...)."
+INIT_HELP = "Initializer: a name or name:key=value,... (shortcut for --set network.initializer=...)."
+DTYPE_HELP = "float32 or float64 (shortcut for --set dtype=...)."
+SET_HELP = ("Override a config field, e.g. network.depth=30 or network.activation=leaky_relu:negative_slope=0.2 "
+            "(repeatable; a new name replaces the old parameters).")
+
+
+@app.command(epilog="Examples: initlab run configs/relu_he.yaml --backward;  "
+                    "initlab run configs/tanh_small.yaml --depth 30 --init xavier --out results/tanh30")
 def run(
-    config: Annotated[Path, typer.Argument(help="YAML experiment file.", show_default=False)],
+    config: Annotated[Path, typer.Argument(help="YAML experiment file (configs/).", show_default=False,
+                                           metavar="CONFIG")],
+    depth: Annotated[Optional[int], typer.Option(help=DEPTH_HELP, show_default=False)] = None,
+    width: Annotated[Optional[int], typer.Option(help=WIDTH_HELP, show_default=False)] = None,
+    act: Annotated[Optional[str], typer.Option("--act", help=ACT_HELP, show_default=False)] = None,
+    init: Annotated[Optional[str], typer.Option("--init", help=INIT_HELP, show_default=False)] = None,
+    dtype: Annotated[Optional[str], typer.Option(help=DTYPE_HELP, show_default=False)] = None,
     seed: Annotated[Optional[int], typer.Option(help="Override the config's seed.")] = None,
     out: Annotated[Optional[Path], typer.Option(help="Output folder (default results/<name>).")] = None,
     backward: Annotated[Optional[bool], typer.Option("--backward/--no-backward",
                                                       help="Run the backward pass too.")] = None,
-    set_: Annotated[Optional[list[str]], typer.Option("--set", metavar="KEY=VALUE",
-                                                       help="Override a config field, e.g. "
-                                                            "network.depth=30 (repeatable).")] = None,
+    set_: Annotated[Optional[list[str]], typer.Option("--set", metavar="KEY=VALUE", help=SET_HELP)] = None,
     save_weights: Annotated[bool, typer.Option("--save-weights",
                                                help="Also write weights.npz (input, every W and b, "
                                                     "the loss's draws).")] = False,
     figures: Annotated[bool, typer.Option("--figures/--no-figures", help="Draw the PNG figures.")] = True,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Do not print the table.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No table, no progress bar.")] = False,
 ) -> None:
     """Run one experiment and write its per-layer statistics and figures."""
     from initlab.runs.experiment import run as run_experiment
     from initlab.io import configfile, results, save
 
-    cfg = configfile.load(config, sets=parse_sets(set_), seed=seed, backward=backward)
+    sets = parse_sets(set_) + shortcut_sets(depth, width, act, init, dtype)
+    cfg = configfile.load(config, sets=sets, seed=seed, backward=backward)
     folder = out or Path("results") / cfg.name
     results.check_output_dir(folder)
+    replaced = existing(folder)
+    from initlab.cli.progress import bars
+
+    console = make_console()
     t0 = time.perf_counter()
     import numpy as np
 
     # Overflow is a result, reported through first_nonfinite: numpy's floating-point warnings
     # ("overflow encountered in ...") would only add stray lines to stderr.
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
-        result = run_experiment(cfg, save_weights=save_weights)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"), \
+            bars(console, quiet) as report:
+        result = run_experiment(cfg, save_weights=save_weights, report=report)
     elapsed = time.perf_counter() - t0
     save.save_run(result, folder, figures=figures, elapsed=elapsed,
                   command=" ".join(["initlab"] + sys.argv[1:]))
-    console = make_console()
     if not quiet:
         print_run_table(result, console)
         note = saturation_note(result)
         if note:
             console.print(note, soft_wrap=True)
     warn_overflow(result)
-    console.print(f"wrote {folder}/ ({', '.join(sorted(p.name for p in folder.iterdir()))}) "
-                  f"in {elapsed:.2f} s", soft_wrap=True)
+    console.print(wrote(folder, elapsed, replaced), markup=False)
 
 
-list_app = typer.Typer(help="List the registered initializers or activations.", no_args_is_help=True)
+list_app = typer.Typer(help="List the registered initializers, activations, datasets or optimizers.",
+                       no_args_is_help=True)
 app.add_typer(list_app, name="list")
 
 
-@list_app.command("initializers")
-def list_initializers() -> None:
-    """Every initializer: its formula, parameters and defaults, and source."""
+def _entry(console, name: str, fields: list[tuple[str, str]]) -> None:
+    """One registry entry in full, a field per line, long values wrapping under themselves
+    (``initlab list initializers he``)."""
+    from rich.table import Table
+    from rich.text import Text
+
+    grid = Table.grid(padding=(0, 1), pad_edge=True)
+    grid.add_column(no_wrap=True, style="bold")
+    grid.add_column(overflow="fold")
+    grid.add_row(Text(name), Text(""))
+    for k, v in fields:
+        grid.add_row(Text(f"  {k}:"), Text(v))
+    console.print(grid)
+
+
+NAMES_ARG = typer.Argument(help="Show these entries in full (default: all, as a table).", show_default=False)
+
+
+@list_app.command("initializers", epilog="Example: initlab list initializers he orthogonal")
+def list_initializers(names: Annotated[Optional[list[str]], NAMES_ARG] = None) -> None:
+    """Every initializer: its formula, parameters and defaults, and source (NAME...: in full)."""
     import inspect
 
-    from rich.markup import escape
-    from rich.table import Table
-
+    from initlab.cli.tables import Col, show
     from initlab.engine import initializers
     from initlab.engine._params import accepted_params
 
-    t = Table(title="initializers (weights are (fan_in, fan_out))", title_justify="left", show_lines=False)
-    for head in ("name", "formula", "parameters (defaults)", "source"):
-        t.add_column(head, overflow="fold")
-    for name in initializers.INITIALIZERS:
-        d = initializers.describe(name)
+    console = make_console()
+    rows = []
+    for name in names or initializers.INITIALIZERS:
+        d = initializers.describe(name)  # an unknown name: the valid ones and a close match
         # describe() gives None for a required parameter too: ask the signature which is which
         params = accepted_params(initializers.INITIALIZERS[name])
         shown = ", ".join(f"{k} (required)" if v is inspect.Parameter.empty else f"{k}={v}"
                           for k, v in params.items()) or "-"
         formula = d["formula"] + (f"  [alias of {d['alias_of']}]" if d.get("alias_of") else "")
-        # user text, not markup: "W[i, :]" and "[alias of ...]" would be read as style tags
-        t.add_row(*(escape(cell) for cell in (name, formula, shown, d["source"])))
-    make_console().print(t)
+        rows.append((name, formula, shown, d["source"]))
+    if names:
+        for name, formula, shown, source in rows:
+            _entry(console, name, [("formula", formula), ("parameters (defaults)", shown), ("source", source)])
+        return
+    show(console, [Col("name", justify="left"), Col("formula", justify="left", wrap=True, min_width=20),
+                   Col("parameters (defaults)", justify="left", wrap=True, min_width=16),
+                   Col("source", justify="left", wrap=True, min_width=40, drop=1)],
+         rows, title="initializers (weights are (fan_in, fan_out))", lines=True,
+         files="'initlab list initializers NAME'")
 
 
-@list_app.command("activations")
-def list_activations() -> None:
-    """Every activation: formula, gains (torch's and variance-preserving), histogram range."""
-    from rich.markup import escape
-    from rich.table import Table
-
+@list_app.command("activations", epilog="Example: initlab list activations tanh")
+def list_activations(names: Annotated[Optional[list[str]], NAMES_ARG] = None) -> None:
+    """Every activation: formula, gains (torch's and variance-preserving), histogram range
+    (NAME...: in full)."""
+    from initlab.cli.tables import Col, show
     from initlab.engine import activations
 
-    t = Table(title="activations (gain: auto uses torch's gain, else the variance gain)",
-              title_justify="left")
-    for head in ("name", "formula", "torch gain", "variance gain", "histogram range", "saturated if",
-                 "source"):
-        t.add_column(head, overflow="fold")
-    for name in activations.ACTIVATIONS:
+    console = make_console()
+    heads = ("name", "formula", "torch gain", "variance gain", "histogram range", "saturated if", "source")
+    rows = []
+    for name in names or activations.ACTIVATIONS:
         a = activations.get(name)
         sat = f"h <= {a.saturation[0]:.4g} or h >= {a.saturation[1]:.4g}" if a.saturation else "-"
-        cells = (name + (f" (= {activations.ALIASES[name]})" if name in activations.ALIASES else ""),
-                 a.formula, "-" if a.torch_gain is None else f"{a.torch_gain:.4f}",
-                 f"{a.variance_gain:.4f}", f"[{a.hist_range[0]:.4g}, {a.hist_range[1]:.4g}]", sat,
-                 a.source)
-        t.add_row(*(escape(cell) for cell in cells))  # user text, not rich markup
-    make_console().print(t)
-
-
+        rows.append((name + (f" (= {activations.ALIASES[name]})" if name in activations.ALIASES else ""),
+                     a.formula, "-" if a.torch_gain is None else f"{a.torch_gain:.4f}",
+                     f"{a.variance_gain:.4f}", f"[{a.hist_range[0]:.4g}, {a.hist_range[1]:.4g}]", sat,
+                     a.source))
+    if names:
+        for r in rows:
+            _entry(console, r[0], list(zip(heads[1:], r[1:])))
+        return
+    show(console, [Col("name", justify="left"), Col("formula", justify="left", wrap=True, min_width=14),
+                   Col("torch gain", short="torch\ngain"), Col("variance gain", short="var.\ngain"),
+                   Col("histogram range", short="histogram\nrange", drop=2),
+                   Col("saturated if", justify="left", wrap=True, min_width=12, drop=3),
+                   Col("source", justify="left", wrap=True, min_width=24, drop=1)],
+         rows, title="activations (gain: auto uses torch's gain, else the variance gain)", lines=True,
+         files="'initlab list activations NAME'")

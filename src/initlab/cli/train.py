@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from initlab.cli.app import app, console as make_console
+from initlab.cli.app import app, console as make_console, existing, wrote
 from initlab.cli.run import list_app, parse_sets
 
 TABLE_ROWS = 21  # evaluation rows shown in the terminal (evenly spaced; all in history.csv)
@@ -89,26 +89,24 @@ def _shown(rows: list[dict], cap: int = TABLE_ROWS) -> list[dict]:
 def print_history(result, console) -> None:
     """One row per evaluation point (at most :data:`TABLE_ROWS`, evenly spaced), within 80
     columns."""
-    from rich import box
-    from rich.table import Table
+    from initlab.cli.tables import Col, show
 
     rows = result.loop.history
     classify = rows[0].get("train_acc") is not None
     full = result.loop.batches_per_epoch == 1
-    cols = [("step", "step", False)] + ([] if full else [("epoch", "epoch", False)]) + [
-        ("train_loss", "train loss", False)] + ([("train_acc", "acc %", True)] if classify else []) + [
-        ("test_loss", "test loss", False)] + ([("test_acc", "acc %", True)] if classify else []) + [
-        ("grad_norm", "|grad|", False), ("lr", "lr", False)]
-    t = Table(box=box.SIMPLE_HEAD, pad_edge=False, title_justify="left",
-              title=f"{result.config.name}: {result.dataset['name']}, "
-                    f"{'-'.join(map(str, result.widths))} {result.activation}, {result.initializer}")
-    for _, head, _ in cols:
-        t.add_column(head, justify="right", no_wrap=True)
+    # (key, header, percent?, drop order on a narrow terminal)
+    cols = [("step", "step", False, None)] + ([] if full else [("epoch", "epoch", False, 1)]) + [
+        ("train_loss", "train loss", False, None)] + ([("train_acc", "acc %", True, None)] if classify else []) + [
+        ("test_loss", "test loss", False, None)] + ([("test_acc", "acc %", True, None)] if classify else []) + [
+        ("grad_norm", "|grad|", False, 3), ("lr", "lr", False, 2)]
     div = result.loop.diverged_at
-    for r in _shown(rows):
-        style = "red" if div is not None and r["step"] == div else None
-        t.add_row(*[_num(r.get(k), pct) for k, _, pct in cols], style=style)
-    console.print(t)
+    shown = _shown(rows)
+    show(console, [Col(head, drop=drop) for _, head, _, drop in cols],
+         [[_num(r.get(k), pct) for k, _, pct, _ in cols] for r in shown],
+         styles=["red" if div is not None and r["step"] == div else None for r in shown],
+         title=f"{result.config.name}: {result.dataset['name']}, "
+               f"{'-'.join(map(str, result.widths))} {result.activation}, {result.initializer}",
+         files="history.csv")
     if len(rows) > TABLE_ROWS:
         console.print(f"({TABLE_ROWS} of {len(rows)} evaluations shown; all of them in history.csv)")
 
@@ -144,9 +142,11 @@ def train_one(cfg, src, *, save_weights: bool, console, progress: bool, ds=None,
         raise src.place(e) from None
 
 
-@app.command()
+@app.command(epilog="Examples: initlab train configs/train/circles_he.yaml;  "
+                    "initlab train configs/train/circles_he.yaml --set train.steps=2000 -q")
 def train(
-    config: Annotated[Path, typer.Argument(help="YAML training config (configs/train/).", show_default=False)],
+    config: Annotated[Path, typer.Argument(help="YAML training config (configs/train/).", show_default=False,
+                                           metavar="CONFIG")],
     set_: Annotated[Optional[list[str]], typer.Option("--set", metavar="KEY=VALUE",
                                                        help="Override a config field, e.g. train.steps=2000 "
                                                             "(repeatable).")] = None,
@@ -166,6 +166,7 @@ def train(
     cfg, src = load_config(config, parse_sets(set_), seed)
     folder = out or Path("results") / cfg.name
     results.check_output_dir(folder)
+    replaced = existing(folder)
     console = make_console()
     t0 = time.perf_counter()
     result = train_one(cfg, src, save_weights=save_weights, console=console,
@@ -176,52 +177,40 @@ def train(
     console.print(final_text(result), markup=False, highlight=False,
                   style="red" if result.loop.diverged else None)
     sps = result.seconds_per_step
-    console.print(f"wrote {folder}/ ({', '.join(sorted(p.name for p in folder.iterdir()))}) in "
-                  f"{time.perf_counter() - t0:.2f} s"
+    console.print(wrote(folder, time.perf_counter() - t0, replaced)
                   + (f" ({1e3 * sps:.3g} ms per step)" if sps else ""), markup=False, highlight=False)
 
 
 # --- list ------------------------------------------------------------------------------------
 
-@list_app.command("datasets")
+@list_app.command("datasets", epilog="Example: initlab list datasets")
 def list_datasets() -> None:
     """Every data set: task, input size, classes, default split, parameters (defaults)."""
-    from rich import box
-    from rich.table import Table
-
     from initlab import data
+    from initlab.cli.tables import Col, show
 
-    t = Table(title="datasets (initlab train: data.name; 'param': set by a parameter)",
-              title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, show_lines=False)
-    t.add_column("name", no_wrap=True)
-    t.add_column("task", no_wrap=True)
-    t.add_column("dim", justify="right", no_wrap=True)
-    t.add_column("classes", justify="right", no_wrap=True)
-    t.add_column("train/test", justify="right", no_wrap=True)
-    t.add_column("parameters (defaults)", overflow="fold")
-    for r in data.describe():
-        short = (lambda v: "param" if isinstance(v, str) else str(v))
-        t.add_row(r["name"], "class." if r["task"] == "classification" else "regr.", short(r["input_dim"]),
-                  short(r["classes"]) if r["task"] == "classification" else "-",
-                  f"{r['n_train']}/{r['n_test']}", r["params"].replace(", ", "\n"))
-    make_console().print(t)
+    short = (lambda v: "param" if isinstance(v, str) else str(v))
+    rows = [(r["name"], "class." if r["task"] == "classification" else "regr.", short(r["input_dim"]),
+             short(r["classes"]) if r["task"] == "classification" else "-",
+             f"{r['n_train']}/{r['n_test']}", r["params"]) for r in data.describe()]
+    show(make_console(), [Col("name", justify="left"), Col("task", justify="left"), Col("dim"),
+                          Col("classes"), Col("train/test"),
+                          Col("parameters (defaults)", justify="left", wrap=True, min_width=16)],
+         rows, title="datasets (initlab train: data.name; 'param': set by a parameter)", lines=True)
 
 
-@list_app.command("optimizers")
+@list_app.command("optimizers", epilog="Example: initlab list optimizers")
 def list_optimizers() -> None:
     """Every optimizer: parameters and defaults, update rule, source."""
-    from rich.table import Table
-
+    from initlab.cli.tables import Col, show
     from initlab.training import optimizers
 
-    t = Table(title="optimizers (initlab train: train.optimizer)", title_justify="left", show_lines=True)
-    t.add_column("name", no_wrap=True)
-    t.add_column("parameters (defaults)", overflow="fold", ratio=1)
-    t.add_column("update, source", overflow="fold", ratio=2)
-    for d in optimizers.describe():
-        params = ", ".join(f"{k}={'(required)' if v is None else v}" for k, v in d["parameters"].items())
-        t.add_row(d["name"], params, f"{d['formula']}; {d['source']}")
-    make_console().print(t)
+    rows = [(d["name"], ", ".join(f"{k}={'(required)' if v is None else v}" for k, v in d["parameters"].items()),
+             f"{d['formula']}; {d['source']}") for d in optimizers.describe()]
+    show(make_console(), [Col("name", justify="left"),
+                          Col("parameters (defaults)", justify="left", wrap=True, min_width=20),
+                          Col("update, source", justify="left", wrap=True, min_width=30)],
+         rows, title="optimizers (initlab train: train.optimizer)", lines=True)
 
 
 # --- compare --train -------------------------------------------------------------------------
@@ -262,6 +251,7 @@ def compare_train(inits: list[str], act: str | None, config: Path | None, sets, 
     name = "-".join(["compare-train", base.name, act_name] + slugs)
     folder = out or Path("results") / name
     results.check_output_dir(folder)
+    replaced = existing(folder)
     console = make_console()
     progress = not quiet and console.is_terminal
     t0 = time.perf_counter()
@@ -296,5 +286,4 @@ def compare_train(inits: list[str], act: str | None, config: Path | None, sets, 
             status += f", DIVERGED at step {f['diverged_at']}"
         console.print(f"{label:<{width}}  {acc}  {status}", markup=False, highlight=False,
                       style="red" if f["diverged"] else ("green" if th is not None else None))
-    console.print(f"wrote {folder}/ ({', '.join(sorted(p.name for p in folder.iterdir()))}) in {elapsed:.2f} s",
-                  markup=False, highlight=False)
+    console.print(wrote(folder, elapsed, replaced), markup=False, highlight=False)

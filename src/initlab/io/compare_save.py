@@ -31,6 +31,7 @@ from initlab.runs import compare as C
 from initlab.config import to_dict
 from initlab.fmt import number
 from initlab.io import results
+from initlab.io.configfile import dump
 from initlab.io.results import table_markdown
 
 REPORT = "REPORT.md"
@@ -64,6 +65,9 @@ def series_document(s: C.Series, curves: Sequence[str] = ("act_std", "grad_act_s
         if all(row.get(c) is None for r in s.runs for row in r.rows):
             continue
         out_curves[c] = _raw_curve(s, c) if len(s.runs) == 1 else _band_curve(C.bands(s, c))
+        theory = [row.get(f"predicted_{c}") for row in s.runs[0].rows]  # the same for every seed
+        if any(v is not None for v in theory):
+            out_curves[c]["theory"] = theory
     out_curves.update(extra or {})
     nf = [r.first_nonfinite["forward"] for r in s.runs if r.first_nonfinite["forward"] is not None]
     first = s.runs[0]
@@ -156,6 +160,8 @@ def save_comparison(comp: C.Comparison, out: str | Path, *, figures: bool = True
                 [C.fluctuations(s) for s in comp.series], C.FLUCTUATION_COLUMNS))
         results.write_text(stage, "summary.md", comparison_markdown(comp, title, command))
         results.write_text(stage, "compare.json", results.json_text(doc))
+        for s_ in comp.series:  # each initializer's resolved config: `initlab run` redoes one
+            results.write_text(stage, f"config-{s_.entry.key}.yaml", dump(s_.runs[0].config))
         if figures:
             from initlab.plots import compare_figures as F
 
@@ -170,7 +176,7 @@ def save_comparison(comp: C.Comparison, out: str | Path, *, figures: bool = True
                                 "write": round(time.perf_counter() - t0, 4)},
             "versions": results.versions(),
         }
-        results.write_text(stage, results.MANIFEST, results.json_text(results.manifest(stage, extra)))
+        results.write_manifest(stage, extra)
     return Path(out)
 
 
@@ -263,7 +269,7 @@ def save_study(study, comp: C.Comparison, claims: list[dict], out: str | Path, *
                  "elapsed_seconds": {"run": round(elapsed, 4) if elapsed is not None else None,
                                      "write": round(time.perf_counter() - t0, 4)},
                  "versions": results.versions()}
-        results.write_text(stage, results.MANIFEST, results.json_text(results.manifest(stage, extra)))
+        results.write_manifest(stage, extra)
     return doc
 
 

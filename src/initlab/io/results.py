@@ -34,7 +34,7 @@ from typing import Iterable, Iterator
 from initlab import fmt
 from initlab.errors import InitlabError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: compare stats.csv always has seed; dL/dW per batch-mean loss; machine.json
 MANIFEST = "manifest.json"
 
 
@@ -336,9 +336,33 @@ def write_text(folder: Path, name: str, text: str) -> Path:
 
 
 def manifest(folder: Path, extra: dict) -> dict:
-    """The manifest dict: ``extra`` plus a sha256 of every file already in ``folder``."""
-    files = {p.name: sha256(p) for p in sorted(folder.iterdir()) if p.is_file() and p.name != MANIFEST}
+    """The manifest dict: ``extra`` plus a sha256 of every file already in ``folder`` (the
+    machine file excepted)."""
+    files = {p.name: sha256(p) for p in sorted(folder.iterdir())
+             if p.is_file() and p.name not in (MANIFEST, MACHINE)}
     return {"schema_version": SCHEMA_VERSION, **extra, "files": files}
+
+
+# What differs from one machine or one run to the next: kept out of the manifest (and of every
+# other file) so that re-running a committed result leaves git clean.
+MACHINE = "machine.json"
+MACHINE_KEYS = ("elapsed_seconds", "versions")
+
+
+def write_manifest(stage: Path, extra: dict) -> None:
+    """Write ``manifest.json`` and ``machine.json`` into ``stage`` (last, after every other file).
+
+    ``manifest.json`` says what the results are: kind, name, seeds, the command that makes them,
+    the schema version and a sha256 of every file; it is the same on every machine and is
+    tracked with the results. ``machine.json`` says how they were made here: timings
+    (``elapsed_seconds``), library versions, platform and the statistics kernel's build
+    (``versions``); it differs per machine and per run, so git ignores it
+    (``results/**/machine.json`` in .gitignore)."""
+    machine = {k: extra[k] for k in MACHINE_KEYS if k in extra}
+    machine.setdefault("versions", versions())
+    kept = {k: v for k, v in extra.items() if k not in MACHINE_KEYS}
+    write_text(stage, MANIFEST, json_text(manifest(stage, kept)))
+    write_text(stage, MACHINE, json_text(machine))
 
 
 def versions() -> dict:

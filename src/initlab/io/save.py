@@ -10,6 +10,7 @@ import numpy as np
 from initlab.config import to_dict
 from initlab.runs.experiment import RunResult, columns
 from initlab.io import results
+from initlab.io.configfile import dump
 
 
 def histogram_data(hists) -> dict | None:
@@ -67,6 +68,7 @@ def save_run(result: RunResult, out: str | Path, *, figures: bool = True, elapse
         results.write_text(stage, "stats.csv", results.csv_text(doc["rows"], doc["columns"]))
         results.write_text(stage, "stats.json", results.json_text(doc))
         results.write_text(stage, "summary.md", summary_markdown(doc))
+        results.write_text(stage, "config.yaml", dump(result.config))  # `initlab run config.yaml` redoes it
         if result.arrays is not None:
             with open(stage / "weights.npz", "wb") as f:
                 np.savez(f, **result.arrays)
@@ -83,5 +85,5 @@ def save_run(result: RunResult, out: str | Path, *, figures: bool = True, elapse
                                 "write": round(time.perf_counter() - t0, 4)},
             "versions": results.versions(),
         }
-        results.write_text(stage, results.MANIFEST, results.json_text(results.manifest(stage, extra)))
+        results.write_manifest(stage, extra)
     return Path(out)

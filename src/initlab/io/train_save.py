@@ -29,10 +29,10 @@ Files of a run (formats are a contract: ``initlab.plots.train_figures`` reads th
 ``final.json``
     the final metrics (last evaluation, ``diverged``, ``diverged_at``, ``steps_to_threshold``),
     the data set's resolved parameters, the network's widths.
-``config.yaml``, ``summary.md``, ``manifest.json``
-    the resolved config; the final metrics and the per-evaluation table in Markdown; versions,
-    seed, command, timings and sha256 of every file (timings only here: every other file is
-    byte-identical for the same config and seed).
+``config.yaml``, ``summary.md``, ``manifest.json``, ``machine.json``
+    the resolved config; the final metrics and the per-evaluation table in Markdown; seed,
+    command and sha256 of every file (manifest.json); timings and versions in machine.json,
+    which git ignores (every other file is byte-identical for the same config and seed).
 """
 
 from __future__ import annotations
@@ -135,7 +135,7 @@ def _manifest(stage: Path, kind: str, name: str, seed: int, command: str | None,
     extra = {"kind": kind, "name": name, "seed": seed, "command": command,
              "elapsed_seconds": {k: (round(v, 4) if v is not None else None) for k, v in timings.items()},
              "versions": results.versions()}
-    results.write_text(stage, results.MANIFEST, results.json_text(results.manifest(stage, extra)))
+    results.write_manifest(stage, extra)
 
 
 def _figures(call: str, folder: Path) -> list[Path]:

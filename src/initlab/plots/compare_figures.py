@@ -3,7 +3,9 @@ figure data: see :func:`initlab.io.compare_save.figure_document`).
 
 - :func:`std_by_layer`: one line per entry and one panel per statistic (activation std, and
   gradient std when backward is on), log scale; with seeds the line is the geometric mean and
-  the band its 95% interval; dashed lines are predictions when the document carries them.
+  the band its 95% interval; dashed black lines are the mean-field predictions when the
+  document carries them (compare's does wherever theory applies); an overflowing entry's line stops at its first inf/NaN layer
+  (marked x), rather than plunging with the std of what is left finite.
 - :func:`histogram_grid`: one row per entry, one column per layer (at most ``MAX_COLUMNS``
   evenly spaced layers, the first and last included), all on a shared range: the cs231n
   lecture-6 picture side by side. A panel notes the share of values outside the range ("% out")
@@ -57,6 +59,11 @@ def std_by_layer(doc: dict, path: Path, panels: tuple[str, ...] = ("act_std",)) 
             color = f"C{i % 10}"
             x = np.asarray(c["layers"])
             y = _arr(c["gmean"])
+            nf = s.get("nonfinite")
+            if nf is not None and key in ("act_std", "preact_std", "preact_ratio"):
+                # From the first non-finite layer on the std of the finite values says nothing
+                # about the net: the line stops there (a break, marked), it does not plunge.
+                y = np.where(x >= nf, np.nan, y)
             # Distinct hollow markers keep coinciding curves visible (e.g. a 22-layer net is the
             # prefix of the 30-layer one drawn from the same weight streams).
             (line,) = ax.plot(x, y, "-", marker=MARKERS[i % len(MARKERS)], ms=4, mfc="none", mew=0.9,
@@ -64,12 +71,14 @@ def std_by_layer(doc: dict, path: Path, panels: tuple[str, ...] = ("act_std",)) 
             handles.setdefault(s["label"], line)
             if any(v is not None for v in c.get("lo", [])):
                 ax.fill_between(x, _arr(c["lo"]), _arr(c["hi"]), color=color, alpha=0.2, lw=0)
-            if c.get("theory"):
+            if c.get("theory"):  # the mean-field prediction, on top (it often sits on the measurement)
                 ax.plot(x, _arr(c["theory"]), "--", color="k", lw=0.9, alpha=0.75, zorder=5)
-            nf = s.get("nonfinite")
             if nf is not None and key in ("act_std", "preact_std", "preact_ratio"):
                 ax.axvline(nf, color=color, ls=":", lw=1)
-                ax.annotate(f"non-finite from {nf}", (nf, 0.02), xycoords=("data", "axes fraction"),
+                finite = y[np.isfinite(y)]
+                if finite.size:
+                    ax.plot([nf], [finite[-1]], marker="x", ms=8, mew=2, color=color, zorder=6)
+                ax.annotate(f"inf/NaN from layer {nf}", (nf, 0.02), xycoords=("data", "axes fraction"),
                             rotation=90, fontsize=7, color=color, ha="right", va="bottom")
         if np.isfinite(ax.get_ylim()).all():
             ax.set_yscale("log")
@@ -86,7 +95,9 @@ def std_by_layer(doc: dict, path: Path, panels: tuple[str, ...] = ("act_std",)) 
     if doc.get("seeds", 1) > 1:
         notes.append("band: 95% interval over seeds")
     if any(c.get("theory") for s in doc["series"] for c in s["curves"].values()):
-        notes.append("dashed black: prediction")
+        notes.append("dashed black: each entry's mean-field prediction")
+    if any(s.get("nonfinite") is not None for s in doc["series"]):
+        notes.append("x and dotted line: first inf/NaN layer (the line stops)")
     bottom_in = 0.55 + 0.2 * rows + (0.18 if notes else 0.0)
     fig.subplots_adjust(left=0.75 / width, right=1 - 0.15 / width, top=1 - 0.6 / height,
                         bottom=bottom_in / height, wspace=0.3)
@@ -107,8 +118,9 @@ def histogram_grid(doc: dict, path: Path, which: str = "act", max_columns: int =
     label_w = 1.6  # inches for the row labels
     width = label_w + 1.45 * nc
     what = "activations" if which == "act" else "back-propagated gradients dL/dh"
-    title = "\n".join(textwrap.wrap(f"{doc['title']}: {what} per layer (seed {doc.get('hist_seed', 0)})",
-                                     int(15 * width)))
+    # the title names the seed once: a comparison's title already does unless there are several
+    seed = f" (seed {doc.get('hist_seed', 0)} of those)" if doc.get("seeds", 1) > 1 else ""
+    title = "\n".join(textwrap.wrap(f"{doc['title']}: {what} per layer{seed}", int(15 * width)))
     top_in = 0.35 + 0.2 * (title.count("\n") + 1)
     height = top_in + 0.32 + 1.12 * nr
     fig = plt.figure(figsize=(width, height))

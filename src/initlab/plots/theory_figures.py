@@ -59,10 +59,16 @@ def phase_diagram(grid: dict, sw2_values, sb2_values, act_name: str, path,
         ex = [float(p["sw2"]) for p in empirical]
         ey = [float(p["sb2"]) for p in empirical]
         ax.scatter(ex, ey, marker="o", s=28, facecolor="red", edgecolor="black", zorder=3)
+        span = float(sw.max() - sw.min()) or 1.0
         for p, x, y in zip(empirical, ex, ey):
             note = ", ".join(f"{k}={float(p[k]):.3g}" for k in ("q", "c") if p.get(k) is not None)
-            if note:
-                ax.annotate(note, (x, y), xytext=(4, 4), textcoords="offset points", fontsize=7)
+            if note:  # centred above the point; near an edge, towards the inside (never cut)
+                at = (x - float(sw.min())) / span
+                ha = "right" if at > 0.85 else ("left" if at < 0.15 else "center")
+                ax.annotate(note, (x, y), xytext=(0, 6), textcoords="offset points",
+                            fontsize=7, ha=ha, va="bottom",
+                            bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "alpha": 0.7,
+                                  "edgecolor": "none"})
         handles.append(Line2D([], [], marker="o", ls="", markerfacecolor="red",
                               markeredgecolor="black", label="measured (q, c)"))
 
@@ -79,12 +85,13 @@ def phase_diagram(grid: dict, sw2_values, sb2_values, act_name: str, path,
     return Path(path)
 
 
-def jacobian_spectra(spectra: dict, path) -> Path:
+def jacobian_spectra(spectra: dict, path, title: str | None = None) -> Path:
     """Singular-value densities of input-output Jacobians: ``spectra`` maps a label (e.g.
     "gaussian", "orthogonal") to ``{depth: singular values}``. One panel per depth, the labels
     overlaid, log-spaced bins on a log x axis (values more than ten decades below the largest
     go in the first bin), a dotted line at 1 (dynamical isometry); each legend entry gives the
-    mean squared singular value. Saves a PNG at ``path``."""
+    mean squared singular value; ``title`` above them all (the activation, sigma_w^2, sigma_b^2,
+    width and seeds). Saves a PNG at ``path``."""
     plt = pyplot()
     depths = sorted({int(d) for per in spectra.values() for d in per})
     if not depths:
@@ -115,6 +122,8 @@ def jacobian_spectra(spectra: dict, path) -> Path:
         ax.set_title(f"depth {depth}")
         ax.legend(fontsize=7, loc="upper left")
     axes[-1, 0].set_xlabel("singular value of the input-output Jacobian")
+    if title:
+        fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     save(fig, path)
     return Path(path)

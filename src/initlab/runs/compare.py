@@ -42,9 +42,37 @@ def slug(spec: Spec) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", "_".join(parts)).strip("._") or "x"
 
 
-def folder_name(activation: Spec, inits: Sequence[Spec]) -> str:
-    """``compare-<act>-<init>-<init>...``, deterministic; long names keep a stable hash."""
-    name = "-".join(["compare", slug(activation)] + [slug(s) for s in inits])
+def differences(cfg: config.Config | None, seeds: int = 1) -> list[str]:
+    """What in ``cfg`` (and ``seeds``) differs from the defaults a comparison starts from, as
+    folder-name tokens: ``depth30``, ``width100``, ``batch64``, ``dim10``, ``float32``,
+    ``seed3``, ``seeds5``, ``backward`` (``backward-mse`` with another loss), ``bias0.1``."""
+    if cfg is None:
+        return [f"seeds{seeds}"] if seeds > 1 else []
+    d = config.Config()
+    out = []
+    net, inp = cfg.network, cfg.input
+    for tok, v, v0 in (("depth", net.depth, d.network.depth), ("width", net.width, d.network.width),
+                       ("batch", inp.batch, d.input.batch), ("dim", inp.dim, d.input.dim),
+                       ("seed", cfg.seed, d.seed)):
+        if v != v0:
+            out.append(tok + ("x".join(map(str, v)) if isinstance(v, tuple) else str(v)))
+    if cfg.dtype != d.dtype:
+        out.append(cfg.dtype)
+    if net.bias != d.network.bias:
+        out.append("bias" + (fmt_value(net.bias) if isinstance(net.bias, (int, float)) else "init"))
+    if seeds > 1:
+        out.append(f"seeds{seeds}")
+    if cfg.backward.enabled:
+        out.append("backward" + ("" if cfg.backward.loss == d.backward.loss else f"-{cfg.backward.loss}"))
+    return out
+
+
+def folder_name(activation: Spec, inits: Sequence[Spec], cfg: config.Config | None = None,
+                seeds: int = 1) -> str:
+    """``compare-<act>-<init>-<init>...`` and what differs from the defaults (``-depth30``,
+    ``-seeds5``, ``-backward``: :func:`differences`), so that another setting never replaces
+    this folder; deterministic; long names keep a stable hash."""
+    name = "-".join(["compare", slug(activation)] + [slug(s) for s in inits] + differences(cfg, seeds))
     if len(name) > 120:
         import hashlib
 
@@ -103,18 +131,27 @@ def entries(base: Mapping | None, inits: Sequence[Spec], activation: Spec | None
 
 
 def run(entries_: Sequence[Entry], seeds: int = 1,
-        progress: Callable[[Entry, int], None] | None = None) -> Comparison:
-    """Run every entry with seeds ``seed .. seed + seeds - 1``; overflow is a result."""
+        progress: Callable[[Entry, int], None] | None = None,
+        report: Callable[[str, int, int], None] | None = None, task: str = "networks") -> Comparison:
+    """Run every entry with seeds ``seed .. seed + seeds - 1``; overflow is a result.
+
+    ``progress(entry, seed)`` is called before each network; ``report(task, done, total)``
+    hears of each network done (``task``) and of each layer within it (``"layers"``)."""
     if seeds < 1:
         raise ConfigError("--seeds", f"must be an integer >= 1, got {seeds}")
     series = []
+    total = len(entries_) * seeds
+    if report is not None:
+        report(task, 0, total)
     for e in entries_:
         runs = []
         for i in range(seeds):
             cfg = config.with_changes(e.config, seed=e.config.seed + i)
             if progress is not None:
                 progress(e, cfg.seed)
-            runs.append(experiment.run(cfg))
+            runs.append(experiment.run(cfg, report=report))
+            if report is not None:
+                report(task, len(series) * seeds + i + 1, total)
         series.append(Series(e, runs))
     comp = Comparison(series, seeds)
     comp.verdicts = [verdict(s) for s in series]

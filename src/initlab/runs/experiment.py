@@ -66,11 +66,19 @@ class RunResult:
 
 class StatsObserver(network.Observer):
     """Fills the per-layer rows and histograms as the passes go (the forward statistics of a
-    layer in one :class:`initlab.engine.stats.ActivationSummarizer` call)."""
+    layer in one :class:`initlab.engine.stats.ActivationSummarizer` call). ``report(task, done,
+    total)``, when set, hears of each layer done: forward layers 1..L, then backward ones."""
+
+    report = None
+    # dL/dW is reported for the batch-mean loss (as mse, softmax_ce and every training loop
+    # define it): the random loss sums over the batch, so its dW is scaled by 1 / batch.
+    weight_grad_scale = 1.0
 
     def __init__(self, cfg: Config, act: Activation, save: bool):
         self._setup(cfg.widths(), act, cfg.backward.enabled, cfg.stats.range or act.hist_range,
                     cfg.stats.bins, cfg.stats.histograms, save)
+        if cfg.backward.enabled and cfg.backward.loss == "random":
+            self.weight_grad_scale = 1.0 / cfg.input.batch
 
     @classmethod
     def for_widths(cls, widths: tuple[int, ...], act: Activation, *, backward: bool,
@@ -86,6 +94,7 @@ class StatsObserver(network.Observer):
         from initlab.engine.stats import ActivationSummarizer
 
         self.activation = act
+        self.backward = backward
         self.rows = [dict.fromkeys(columns(backward)) for _ in widths]
         for l, w in enumerate(widths):
             self.rows[l]["layer"] = l
@@ -143,6 +152,12 @@ class StatsObserver(network.Observer):
         self._mark("forward", layer, m.nonfinite + self._z_nonfinite)
         if self.hist is not None:
             self.act_hist.append(st.hist)
+        self._report(layer)
+
+    def _report(self, done: int) -> None:
+        if self.report is not None:
+            depth = len(self.rows) - 1
+            self.report("layers", done, depth * (2 if self.backward else 1))
 
     def grad_act(self, layer, g):
         m = moments(g)
@@ -184,8 +199,10 @@ class StatsObserver(network.Observer):
         if gw.nonfinite or not math.isfinite(gw.std):
             self._mark("backward", layer, 1)
         ws = moments(w).std
-        self.rows[layer]["grad_weight_std"] = gw.std
-        self.rows[layer]["grad_weight_ratio"] = gw.std / ws if ws > 0 else None
+        gstd = gw.std * self.weight_grad_scale
+        self.rows[layer]["grad_weight_std"] = gstd
+        self.rows[layer]["grad_weight_ratio"] = gstd / ws if ws > 0 else None
+        self._report(2 * (len(self.rows) - 1) - layer + 1)
 
 
 @dataclass(frozen=True)
@@ -227,22 +244,26 @@ def make_input(cfg: Config) -> np.ndarray:
                                i.high, np.dtype(cfg.dtype))
 
 
-def run(cfg: Config, save_weights: bool = False, params=None, theory: bool = True) -> RunResult:
+def run(cfg: Config, save_weights: bool = False, params=None, theory: bool = True,
+        report=None) -> RunResult:
     """Run ``cfg``: forward (streaming) or forward + backward, with every statistic.
 
     ``params`` overrides where the weights come from (default: drawn from ``cfg.seed``).
     ``theory`` adds the mean-field ``predicted_*`` columns (:mod:`initlab.runs.predictions`).
     With ``save_weights`` the result's ``arrays`` hold the input, every W and b and the
-    loss's draws (``weights.npz``).
+    loss's draws (``weights.npz``). ``report(task, done, total)``, when given, hears of every
+    layer done (forward, then backward: ``total`` is the depth, or twice it with backward).
     """
     act = components.activation(cfg)
     init = components.weight_initializer(cfg)
     params = params or build_parameters(cfg)
     x = make_input(cfg)
+    bw = cfg.backward
     obs = StatsObserver(cfg, act, save_weights)
+    if report is not None:
+        obs.report = report
     obs.input(x)
     depth = cfg.network.depth
-    bw = cfg.backward
     loss = None
     sq_in = _row_sq_norms(x)
     if not bw.enabled:

@@ -94,14 +94,35 @@ def predict(cfg: Config, act, init, bias, top_grad_second_moment: float | None =
     return Prediction(True, "mean-field length map (Poole et al. 2016), infinite-width limit", rows)
 
 
+# The predictions come from Gauss-Legendre quadrature accurate to ~1e-10 (engine/gaussian.py):
+# they are written with the digits they are good for, so that another machine's libm (which
+# may differ in the last bit of exp or tanh) writes the same file.
+PREDICTION_DIGITS = 9
+# A predicted mean smaller than this fraction of the predicted std is quadrature noise around
+# an exact 0 (an odd activation's mean is 0 by symmetry: tanh gives 8.7e-19, not 0): written 0.
+MEAN_NOISE = 1e-10
+
+
+def rounded(v: float | None, digits: int = PREDICTION_DIGITS) -> float | None:
+    """``v`` to ``digits`` significant digits (None, 0, inf and NaN unchanged)."""
+    if v is None or v == 0 or v != v or v in (float("inf"), float("-inf")):
+        return v
+    return float(f"{v:.{digits - 1}e}")
+
+
 def attach(rows: list[dict], prediction: Prediction, backward: bool) -> None:
-    """Fill the ``predicted_*`` columns of ``rows`` in place (None where nothing applies)."""
+    """Fill the ``predicted_*`` columns of ``rows`` in place (None where nothing applies),
+    rounded to :data:`PREDICTION_DIGITS` significant digits; a mean below :data:`MEAN_NOISE`
+    times the std is 0."""
     cols = columns(backward)
     for l, row in enumerate(rows):
         src = prediction.rows[l] if prediction.rows else {}
         for key, col in _KEYS.items():
             if col in cols:
-                row[col] = src.get(key)
+                row[col] = rounded(src.get(key))
+        mean, std = row.get("predicted_act_mean"), row.get("predicted_act_std")
+        if mean is not None and std is not None and abs(mean) < MEAN_NOISE * std:
+            row["predicted_act_mean"] = 0.0
 
 
 def top_gradient_second_moment(cfg: Config, measured_top_std: float | None) -> float | None:

@@ -57,14 +57,13 @@ class Comparison:
                     cols.update(dict.fromkeys(row))
         return list(cols)
 
-    def columns(self, case: bool = False, seed: bool | None = None) -> list[str]:
-        seed = self.seeds > 1 if seed is None else seed
+    def columns(self, case: bool = False, seed: bool = True) -> list[str]:
+        """The long table's columns: ``seed`` always (one schema whatever --seeds is)."""
         return (["case"] if case else []) + ["initializer"] + (["seed"] if seed else []) + self.run_columns()
 
-    def long_rows(self, case: bool = False, seed: bool | None = None) -> list[dict]:
+    def long_rows(self, case: bool = False, seed: bool = True) -> list[dict]:
         """Long-form rows: one per (entry, seed, layer), the run columns plus ``initializer``
-        (and ``case``, ``seed``)."""
-        seed = self.seeds > 1 if seed is None else seed
+        and ``seed`` (and ``case``)."""
         out = []
         for s in self.series:
             for r in s.runs:

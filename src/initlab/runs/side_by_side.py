@@ -24,7 +24,8 @@ class Cell:
 
 
 def side_by_side(comp: Comparison, layers: Sequence[int] | None = None) -> tuple[list[str], list[list[Cell]]]:
-    """Layers as rows; the activation std of every entry as columns, then the saturated
+    """Layers as rows; the activation std of every entry as columns, then its mean-field
+    prediction (``<label> theory``, where theory applies: docs/theory.md), the saturated
     fraction (bounded activations), the zero fraction (where any layer has zeros) and the
     gradient std (backward), one column per entry each. With seeds, stds are geometric means
     with their 95% interval and fractions plain means. Returns (headers, rows)."""
@@ -32,6 +33,8 @@ def side_by_side(comp: Comparison, layers: Sequence[int] | None = None) -> tuple
     layers = list(range(depth + 1)) if layers is None else list(layers)
     cols: list[tuple[str, Series, str, bool]] = [(f"{s.entry.label} std", s, "act_std", False)
                                                   for s in comp.series]
+    cols += [(f"{s.entry.label} theory", s, "predicted_act_std", False) for s in comp.series
+             if any(r.get("predicted_act_std") is not None for r in s.runs[0].rows)]
     if any(s.runs[0].activation.saturation is not None for s in comp.series):
         cols += [(f"{s.entry.label} sat %", s, "act_saturated", True) for s in comp.series]
     if any((r.rows[l].get("act_zero") or 0) > 0 for s in comp.series for r in s.runs
@@ -43,6 +46,8 @@ def side_by_side(comp: Comparison, layers: Sequence[int] | None = None) -> tuple
     def cell(s: Series, column: str, pct: bool, l: int) -> Cell:
         if l > s.depth:
             return Cell(None)
+        if column.startswith("predicted_"):  # a function of the config, the same for every seed
+            return Cell(s.runs[0].rows[l].get(column))
         vals = s.values(column, l)
         if pct:
             return Cell(_mean(vals), pct=True)

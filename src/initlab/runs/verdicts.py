@@ -11,9 +11,19 @@ is 1) to the last (``last``, layer L), on the geometric-mean curve when there ar
 4. ``total < 1e-3`` or ``per_layer < 0.5``: **collapses** (three decades lost, or the std
    halves every layer: the signal soon falls below what the next layers resolve);
 5. ``total > 1e3`` or ``per_layer > 2``: **explodes** (the mirror image);
-6. ``total < 0.5``: **shrinks**; ``total > 2``: **grows** (a steady drift of more than a
-   factor 2 over the depth, e.g. tanh + Xavier over 10 layers, ReLU + Xavier over 5);
-7. otherwise **healthy** (the last layer's std within a factor 2 of the first).
+6. ``total < 0.5`` and ``per_layer < 0.85``: **shrinks**; ``total > 2`` and
+   ``per_layer > 1/0.85``: **grows** (a geometric drift of more than 15% a layer that adds up
+   to more than a factor 2, e.g. ReLU + Xavier: x0.71 a layer);
+7. otherwise **healthy**; "healthy, slowly shrinking" (or growing) when the total passes the
+   factor 2 at less than 15% a layer: tanh + Xavier sits at the edge of chaos (chi_1 = 1,
+   q* = 0), where the std decays like a power of the depth (~1/sqrt(l)), not exponentially:
+   x0.36 over 10 layers, x0.89 a layer. cs231n's lecture calls it healthy (claim cs231n-8).
+
+With the backward pass the gradient std is judged the same way from the top layer L down to
+the first (``grad_total = dL/dh_1 / dL/dh_L``, thresholds 1e-3/1e3 and x0.5/x2 a layer):
+"gradients vanish toward the input", "gradients explode toward the input" (std-1 tanh, cs231n's net: x7.5e4 from
+layer 10 to layer 1 although the activations merely saturate), "shrink"/"grow" for a drift past a
+factor 2 at more than 15% a layer. The verdict's ``kind`` is the worse of the two passes.
 """
 
 from __future__ import annotations
@@ -33,6 +43,9 @@ COLLAPSE_PER_LAYER = 0.5
 EXPLODE_TOTAL = 1e3
 EXPLODE_PER_LAYER = 2.0
 DRIFT_TOTAL = 2.0
+DRIFT_PER_LAYER = 0.85  # below this per-layer factor a drift past DRIFT_TOTAL is exponential
+# kinds from best to worst (the verdict's kind is the worse of the forward and backward ones)
+SEVERITY = ("healthy", "shrinks", "grows", "saturates", "collapses", "explodes")
 
 
 @dataclass(frozen=True)
@@ -99,17 +112,51 @@ def verdict(series: Series) -> Verdict:
             kind, text = "collapses", "collapses"
         elif total > EXPLODE_TOTAL or per > EXPLODE_PER_LAYER:
             kind, text = "explodes", "explodes"
-        elif total < 1.0 / DRIFT_TOTAL:
+        elif total < 1.0 / DRIFT_TOTAL and per < DRIFT_PER_LAYER:
             kind, text = "shrinks", "shrinks"
-        elif total > DRIFT_TOTAL:
+        elif total > DRIFT_TOTAL and per > 1.0 / DRIFT_PER_LAYER:
             kind, text = "grows", "grows"
+        elif total < 1.0 / DRIFT_TOTAL:
+            kind, text = "healthy", "healthy, slowly shrinking"
+        elif total > DRIFT_TOTAL:
+            kind, text = "healthy", "healthy, slowly growing"
         else:
             kind, text = "healthy", "healthy"
     detail = change()
     line = f"{label}: {text}" + (f"; {detail}" if detail and k is None else "")
     if grad_nf:
         line += f"; gradients non-finite from layer {max(grad_nf)} down"
+    elif series.entry.config.backward.enabled:
+        g = gradient_verdict(series, first_l)
+        if g is not None:
+            gkind, gtext = g
+            line += f"; {gtext}"
+            if SEVERITY.index(gkind) > SEVERITY.index(kind):
+                kind = gkind
     return Verdict(label, kind, line, first_l, depth, first, last, total, per, k, sat)
+
+
+def gradient_verdict(series: Series, first_l: int) -> tuple[str, str] | None:
+    """How dL/dh's std travels from the top layer down to ``first_l`` (module docstring):
+    ``(kind, text)``, or None without a finite gradient curve."""
+    curve = _curve(series, "grad_act_std")
+    depth = series.depth
+    top, bottom = curve[depth], curve[first_l]
+    if top is None or bottom is None or not (top > 0 and math.isfinite(top) and math.isfinite(bottom)):
+        return None
+    total = bottom / top
+    per = total ** (1.0 / max(depth - first_l, 1)) if total > 0 else 0.0
+    what = (f"dL/dh std {_fmt(top)} (layer {depth}) -> {_fmt(bottom)} (layer {first_l}): "
+            f"x{_fmt(total)}, x{_fmt(per)} per layer")
+    if total < COLLAPSE_TOTAL or per < COLLAPSE_PER_LAYER:
+        return "collapses", f"gradients vanish toward the input ({what})"
+    if total > EXPLODE_TOTAL or per > EXPLODE_PER_LAYER:
+        return "explodes", f"gradients explode toward the input ({what})"
+    if total < 1.0 / DRIFT_TOTAL and per < DRIFT_PER_LAYER:
+        return "shrinks", f"gradients shrink toward the input ({what})"
+    if total > DRIFT_TOTAL and per > 1.0 / DRIFT_PER_LAYER:
+        return "grows", f"gradients grow toward the input ({what})"
+    return "healthy", f"gradients healthy ({what})"
 
 
 def _fmt(v: float | None) -> str:

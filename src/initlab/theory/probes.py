@@ -54,7 +54,7 @@ def measure_fixed_points(act: Activation, sw2: float, sb2: float, width: int = 1
 
 def jacobian_study(act: Activation, init_specs: dict[str, initializers.Initializer], width: int,
                    depths: list[int], sb2: float, seeds: int, seed: int = 0,
-                   q_in: float = 1.0) -> tuple[list[dict], dict]:
+                   q_in: float = 1.0, report=None) -> tuple[list[dict], dict]:
     """Input-output Jacobian spectra of nets built with each initializer.
 
     For each label and seed: one net of ``max(depths)`` layers of ``width``, one input
@@ -66,9 +66,10 @@ def jacobian_study(act: Activation, init_specs: dict[str, initializers.Initializ
     prod_l chi_l (:func:`initlab.theory.predicted_jacobian_gain`, the per-layer chi along the
     length-map trajectory from E[x^2] = 1), the mean, std, min and max singular value and the
     fraction within [0.5, 2]. Also returns the pooled singular values per label and depth for
-    the figure."""
+    the figure. ``report(task, done, total)``, when given, hears of each network done."""
     dmax = max(depths)
     rows, spectra = [], {}
+    done, total = 0, len(init_specs) * seeds
     for label, init in init_specs.items():
         pooled: dict[int, list[np.ndarray]] = {d: [] for d in depths}
         for s in range(seed, seed + seeds):
@@ -79,6 +80,9 @@ def jacobian_study(act: Activation, init_specs: dict[str, initializers.Initializ
             x = act.fn(stream(s, INPUT).standard_normal(width) * math.sqrt(q_in))
             for d, sv in theory.jacobian_spectra_at_depths(act, weights, biases, x, depths).items():
                 pooled[d].append(sv)
+            done += 1
+            if report is not None:
+                report("Jacobian networks", done, total)
         _, var = init.moments(width, width)
         m2 = float(theory.activation_moments(act, q_in)["second"])
         for d in depths:
@@ -96,10 +100,11 @@ def jacobian_study(act: Activation, init_specs: dict[str, initializers.Initializ
     return rows, spectra
 
 
-def glorot_layer_jacobians(width: int = 1000, depth: int = 5, seed: int = 0) -> list[dict]:
+def glorot_layer_jacobians(width: int = 1000, depth: int = 5, seed: int = 0, report=None) -> list[dict]:
     """Average singular value of each layer's Jacobian ``W_l D_l`` for Glorot & Bengio's
     tanh net (2010, sec. 4.2.2: about 0.5 with the standard init U[-1/sqrt(n), 1/sqrt(n)],
-    about 0.8 with the normalized init U[+-sqrt(6 / (n_in + n_out))])."""
+    about 0.8 with the normalized init U[+-sqrt(6 / (n_in + n_out))]). ``report(task, done,
+    total)`` hears of each initializer done."""
     from initlab.engine.activations import get as get_act
 
     act = get_act("tanh")
@@ -117,4 +122,6 @@ def glorot_layer_jacobians(width: int = 1000, depth: int = 5, seed: int = 0) -> 
         out.append({"initializer": label, "width": width, "layers": depth,
                     "mean_singular_value": float(np.mean([s.mean() for s in svs])),
                     "per_layer": [float(s.mean()) for s in svs]})
+        if report is not None:
+            report("Glorot per-layer Jacobians", len(out), len(inits))
     return out
