@@ -32,6 +32,41 @@ def load_study(study):
     return [C.Entry(case.key, case.label, load_config(case.config, case.sets)) for case in study.cases]
 
 
+def grid_resolver(grid):
+    """``resolve(sets, seed) -> TrainConfig`` over a grid study's packaged base config."""
+    from importlib import resources
+
+    from initlab.config import training
+    from initlab.io import configfile
+    from initlab.studies.framework import config_resource
+
+    with resources.as_file(config_resource(grid.config)) as path:
+        data, lines = configfile.read(path)
+        stem = path.stem
+
+    def resolve(sets, seed):
+        return training.resolve(data, lines=lines, default_name=stem, sets=sets, seed=seed)[0]
+
+    return resolve
+
+
+def run_grid_study(s, grid, resolve, workers, results_dir, figures, command):
+    """Train a grid study's points (on a local process pool unless ``workers`` is 1), check its
+    claims and write its folder; returns the ``claims.json`` document."""
+    from initlab.io import grid_save
+    from initlab.studies import grids
+    from initlab.studies.framework import evaluate
+    from initlab.sweeps import executors
+
+    t0 = time.perf_counter()
+    with executors.make("local", workers) as ex:
+        measured = grids.run(grid, resolve, executors.ordered_map(ex, chunk=1))
+    claims = evaluate(s, measured)
+    trained = getattr(__import__(f"initlab.studies.{s.name}", fromlist=["TRAINED"]), "TRAINED", 0.5)
+    return grid_save.save(s, grid, measured, claims, results_dir / s.name, trained=trained, figures=figures,
+                          elapsed=time.perf_counter() - t0, command=command)
+
+
 def example_entries(ex):
     from initlab.runs import compare as C
 
@@ -67,6 +102,10 @@ def reproduce(
                                                           "(for CI).")] = False,
     figures: Annotated[bool, typer.Option("--figures/--no-figures", help="Draw the PNG figures.")] = True,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only the summary lines and failures.")] = False,
+    large: Annotated[bool, typer.Option("--large", help="Grid studies (schoenholz2017): the larger grid "
+                                                        "(minutes on 2 cores).")] = False,
+    workers: Annotated[Optional[int], typer.Option(help="Grid studies: worker processes (default: the core "
+                                                        "count; 1 trains in this process).")] = None,
 ) -> None:
     """Re-run published initialization studies and check their claims.
 
@@ -94,6 +133,14 @@ def reproduce(
     chosen = list(studies.STUDIES.values()) if study == "all" else [studies.get(study)]
     # Validate everything (configs, output folders) before running anything.
     plans = [(s, load_study(s)) for s in chosen]
+    grids = {s.name: ((s.large if large and s.large is not None else s.grid), None) for s in chosen
+             if s.grid is not None}
+    for name, (grid, _) in list(grids.items()):  # every point validated before anything trains
+        resolve = grid_resolver(grid)
+        from initlab.studies.grids import configs
+
+        configs(grid, resolve)
+        grids[name] = (grid, resolve)
     examples = [example_entries(ex) for ex in studies.EXAMPLES] if study == "all" else []
     runs = [(r.example, load_config(r.config)) for r in studies.RUNS] if study == "all" else []
     for s, _ in plans:
@@ -107,13 +154,19 @@ def reproduce(
     failed: list[tuple[str, dict]] = []
     for s, entries in plans:
         t0 = time.perf_counter()
-        comp = C.run(entries, s.seeds)
-        measured = Measured({x.entry.key: x for x in comp.series}, {e.key: e.config for e in entries})
-        claims = evaluate(s, measured)
-        elapsed = time.perf_counter() - t0
-        doc = compare_save.save_study(s, comp, claims, results_dir / s.name, figures=figures,
-                                      mean_field=mean_field, elapsed=elapsed,
-                                      command=f"initlab reproduce {study}")
+        if s.name in grids:
+            grid, resolve = grids[s.name]
+            doc = run_grid_study(s, grid, resolve, workers, results_dir, figures,
+                                 f"initlab reproduce {study}" + (" --large" if large else ""))
+            claims = doc["claims"]
+        else:
+            comp = C.run(entries, s.seeds)
+            measured = Measured({x.entry.key: x for x in comp.series}, {e.key: e.config for e in entries})
+            claims = evaluate(s, measured)
+            elapsed = time.perf_counter() - t0
+            doc = compare_save.save_study(s, comp, claims, results_dir / s.name, figures=figures,
+                                          mean_field=mean_field, elapsed=elapsed,
+                                          command=f"initlab reproduce {study}")
         failed += [(s.name, c) for c in claims if not c["pass"]]
         if not quiet:
             print_claims(s.name, doc, console)

@@ -73,12 +73,26 @@ def lines(rows, x: str, metric: str, path: Path, title: str, hue: str | None = N
     return Path(path)
 
 
+def _index(v, grid):
+    """Positions of values ``v`` on an axis whose cells sit at 0, 1, ... for the sorted ``grid``,
+    linear between cells and extended beyond the ends by the end steps."""
+    import numpy as np
+
+    idx = np.interp(v, grid, np.arange(len(grid)))
+    if len(grid) > 1:
+        lo, hi = v < grid[0], v > grid[-1]
+        idx[lo] = (v[lo] - grid[0]) / (grid[1] - grid[0])
+        idx[hi] = len(grid) - 1 + (v[hi] - grid[-1]) / (grid[-1] - grid[-2])
+    return idx
+
+
 def heatmap(rows, x: str, y: str, metric: str, path: Path, title: str,
             curves: Sequence[tuple[Sequence[float], Sequence[float], str]] = (), vmin=None, vmax=None,
-            cmap: str = "viridis") -> Path:
+            cmap: str = "viridis", logy: bool = False) -> Path:
     """``metric`` (mean over seeds) over ``x`` (columns) and ``y`` (rows, bottom to top);
     ``curves``: ``(x values, y values, label)`` drawn over it in data coordinates (cells are
-    centred on their values; numeric axes are spaced by index, the curve interpolated onto it)."""
+    centred on their values; numeric axes are spaced by index, the curve interpolated onto it,
+    in log y with ``logy``, and extended past the ends by their last step)."""
     import numpy as np
 
     plt = pyplot()
@@ -96,7 +110,7 @@ def heatmap(rows, x: str, y: str, metric: str, path: Path, title: str,
     ax.set_yticks(range(len(ys)), [str(v) for v in ys], fontsize=7)
     for cx, cy, label in curves:
         px = np.interp(cx, xs, np.arange(len(xs))) if _numeric(xs) else np.asarray(cx)
-        py = np.interp(cy, ys, np.arange(len(ys)), left=-0.5, right=len(ys) - 0.5) if _numeric(ys) else np.asarray(cy)
+        py = _index(np.log(cy) if logy else np.asarray(cy, float), np.log(ys) if logy else np.asarray(ys, float))
         ax.plot(px, py, color="white", lw=1.8, ls="--", label=label)
     if curves:
         ax.legend(fontsize=7, loc="upper right", framealpha=0.6)

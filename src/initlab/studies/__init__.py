@@ -34,6 +34,7 @@ MODULES = (
     "glorot2010",
     "he2015",
     "tutorial",
+    "schoenholz2017",
 )
 
 #: name -> study, in report order.

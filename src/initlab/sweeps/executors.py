@@ -135,7 +135,7 @@ class Dask(Executor):
 
         futures = self._client.map(fn, list(tasks), pure=False)
         try:
-            for f in as_completed(futures):
+            for f in as_completed(futures, loop=self._client.loop):
                 yield f.result()
         finally:
             for f in futures:
