@@ -118,7 +118,7 @@ def sweep_run(
 
     Exit 3 when a point failed (the others ran; the errors are in points.csv).
     """
-    from initlab.sweeps import executors, grid as G, runner
+    from initlab.sweeps import executors, runner
 
     console = make_console()
     spec = build_spec(config, grid, set_, seeds, train)

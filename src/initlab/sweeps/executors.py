@@ -38,8 +38,11 @@ class Executor:
     workers = 1
 
     def map(self, fn: Callable, tasks: Iterable) -> Iterator:
-        for t in tasks:
-            yield fn(t)
+        from initlab.sweeps.worker import limited
+
+        with limited():  # once for the whole map: the chunks' own limits are then free
+            for t in tasks:
+                yield fn(t)
 
     def close(self) -> None:
         pass
@@ -192,7 +195,8 @@ def _apply(task):
 
 
 def chunk_size(n: int, workers: int) -> int:
-    """Points per task: about four tasks per worker (to balance uneven points), at most 64."""
+    """Points per task: one in this process (the progress bar moves per point), else about
+    four tasks per worker (to balance uneven points), at most 64."""
     if workers <= 1:
-        return max(1, min(n, 64))
+        return 1
     return max(1, min(64, -(-n // (4 * workers))))

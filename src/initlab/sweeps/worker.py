@@ -88,14 +88,32 @@ def run_chunk(task: Task) -> list[Outcome]:
     return out
 
 
+_depth = 0  # limited() blocks open in this thread: an inner one costs nothing
+
+
 @contextlib.contextmanager
 def limited():
-    """BLAS and the statistics kernel on one thread for the duration (a no-op in a worker
-    that :func:`initlab.sweeps._threads.init_worker` already limited)."""
+    """BLAS and the statistics kernel on one thread for the duration (a no-op inside another
+    such block, and in a worker that :func:`initlab.sweeps._threads.init_worker` already
+    limited; entering one costs a few ms: threadpoolctl inspects the loaded libraries)."""
+    global _depth
     if os.environ.get(_threads.WORKER_ENV):
         _threads.limit_now()
         yield
         return
+    if _depth:
+        yield
+        return
+    _depth += 1
+    try:
+        with _limits():
+            yield
+    finally:
+        _depth -= 1
+
+
+@contextlib.contextmanager
+def _limits():
     from initlab.engine.kernel import KERNEL
 
     old = KERNEL.set_threads(1) if KERNEL is not None else None
