@@ -30,7 +30,9 @@ class _DefaultRun(TyperGroup):
 
 sweep_app = typer.Typer(cls=_DefaultRun, no_args_is_help=True, add_completion=False,
                         help="Run a grid of runs or training runs over any config field (cached, resumable, "
-                             "on every core or a Dask cluster), or redraw a sweep's figures (sweep plot).")
+                             "on every core or a Dask cluster): 'initlab sweep CONFIG --grid KEY=VALUES ...' "
+                             "(short for 'sweep run'; options: 'initlab sweep run --help'); redraw a sweep's "
+                             "figures: 'initlab sweep plot SWEEP_DIR --x KEY --metric COLUMN'. docs/sweeps.md.")
 app.add_typer(sweep_app, name="sweep")
 
 
@@ -87,7 +89,7 @@ def build_spec(config: Path, grids, sets, seeds, train: bool):
     return spec
 
 
-@sweep_app.command("run", hidden=True)
+@sweep_app.command("run")
 def sweep_run(
     config: Annotated[Path, typer.Argument(help="A run config, a training config (with --train) or a sweep "
                                                 "file (docs/sweeps.md).", show_default=False)],
@@ -111,7 +113,9 @@ def sweep_run(
                                                             "run nothing.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar; only the summary.")] = False,
 ) -> None:
-    """Run every point of a grid: a step-0 run (or a training run with --train) per point.
+    """Run every point of a grid (the default: 'initlab sweep CONFIG ...' is this command).
+
+    A step-0 run (or a training run with --train) per point.
 
     Each point's folder is a hash of its resolved config; points already there are skipped, so
     an interrupted sweep resumes. Writes sweep.csv (one long table), points.csv and points/.
