@@ -782,7 +782,7 @@ def main(argv=None) -> int:
                    help="exit 1 if a ratio regresses past its generous CI bound")
     p.add_argument("--no-torch", action="store_true", help="skip the PyTorch comparison")
     p.add_argument("--json", type=Path, help="also write the results here")
-    p.add_argument("--sweeps", action="store_true", help="only the sweep section (~2 minutes)")
+    p.add_argument("--sweeps", action="store_true", help="only the sweep section (a few minutes; more on a busy machine)")
     args = p.parse_args(argv)
 
     torch = None

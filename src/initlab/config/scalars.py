@@ -167,14 +167,21 @@ def parse_scalar(text: str) -> Any:
         raise ValueError(one_line(getattr(exc, "problem", None) or "YAML syntax")) from None
 
 
-def parse_set(item: str) -> tuple[str, Any]:
-    """``"network.depth=30"`` -> ``("network.depth", 30)``; the value is read by :func:`parse_scalar`."""
+def split_item(item: str, flag: str = "--set", examples: str = SET_EXAMPLES) -> tuple[str, str]:
+    """``"key=text"`` -> ``("key", "text")`` (``flag``'s one-line errors otherwise)."""
     if "=" not in item:
-        raise ConfigError("--set", f"expected key=value, got '{printable(item)}'; {SET_EXAMPLES}")
+        want = "key=value" if flag == "--set" else "key=values"
+        raise ConfigError(flag, f"expected {want}, got '{printable(item)}'; {examples}")
     key, raw = item.split("=", 1)
     key = key.strip()
     if not key:
-        raise ConfigError("--set", f"no key before '=' in '{printable(item)}'; {SET_EXAMPLES}")
+        raise ConfigError(flag, f"no key before '=' in '{printable(item)}'; {examples}")
+    return key, raw
+
+
+def parse_set(item: str) -> tuple[str, Any]:
+    """``"network.depth=30"`` -> ``("network.depth", 30)``; the value is read by :func:`parse_scalar`."""
+    key, raw = split_item(item)
     try:
         value = parse_scalar(raw)
     except ValueError as exc:
@@ -334,12 +341,7 @@ def parse_grid(item: str) -> tuple[str, list]:
     value (:func:`parse_set`: YAML scalars, ``[500,400]`` is one list value, the spec syntax
     ``normal:std=0.01`` for components; quote a spec with several parameters:
     ``'normal:mean=0,std=0.01'``). Duplicate values are refused (a point would be run twice)."""
-    if "=" not in item:
-        raise ConfigError("--grid", f"expected key=values, got '{printable(item)}'; {GRID_EXAMPLES}")
-    key, raw = item.split("=", 1)
-    key = key.strip()
-    if not key:
-        raise ConfigError("--grid", f"no key before '=' in '{printable(item)}'; {GRID_EXAMPLES}")
+    key, raw = split_item(item, "--grid", GRID_EXAMPLES)
     values = grid_generator(raw, printable(key))
     if values is None:
         values = []
