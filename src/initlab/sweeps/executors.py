@@ -166,7 +166,7 @@ def make(engine: str = "local", workers: int | None = None, scheduler: str | Non
     if engine == "serial":
         return Serial()
     if engine == "local":
-        return Serial() if workers == 1 else Local(workers)
+        return Serial() if (workers or cores()) == 1 else Local(workers)
     return Dask(workers, scheduler)
 
 
