@@ -782,6 +782,7 @@ def main(argv=None) -> int:
                    help="exit 1 if a ratio regresses past its generous CI bound")
     p.add_argument("--no-torch", action="store_true", help="skip the PyTorch comparison")
     p.add_argument("--json", type=Path, help="also write the results here")
+    p.add_argument("--rounds", type=int, help="rounds of the --sweeps section (default 3)")
     p.add_argument("--sweeps", action="store_true", help="only the sweep section (a few minutes; more on a busy machine)")
     args = p.parse_args(argv)
 
@@ -802,7 +803,7 @@ def main(argv=None) -> int:
         section_training(15, torch),
     )
     if args.sweeps:
-        section_sweeps(3)
+        section_sweeps(args.rounds or 3)
     elif args.quick:
         quick_sections()
     else:
