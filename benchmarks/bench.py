@@ -680,7 +680,8 @@ def _sweep_spec(tmp: Path, cfg: dict, axes: list[tuple[str, list]], seeds: int):
 def section_sweeps(rounds: int):
     """``initlab sweep`` beside what it wraps: (1) 200 small step-0 points on a 2-worker local
     pool (pool start-up and writing the point folders included) vs a plain serial loop calling
-    ``experiment.run``; (2) the sweep machinery in this process (chunks, thread limits, the
+    ``experiment.run`` with one BLAS thread (as each worker has; with two, a busy machine slows
+    the loop several-fold and flatters the pool); (2) the sweep machinery in this process (chunks, thread limits, the
     atomic point folders, the tables) vs calling the engine directly, at the cs231n shape
     (1000 x 500 x 10, tanh, float64, backward); (3) a Dask LocalCluster of 2 single-threaded
     workers vs the local pool on the sweep of (1) (cluster start-up included)."""
@@ -700,8 +701,10 @@ def section_sweeps(rounds: int):
         print(f"\nsweeps: {len(pts)} small points (256 x 128, depth 6-12, tanh float32, backward); the machine "
               "is shared, so a pool's speedup depends on how idle the second core is")
 
-        def serial_loop():
-            with experiment.np.errstate(all="ignore"):
+        def serial_loop():  # one BLAS thread, as each worker has (two would fight the pool's measurement)
+            from initlab.sweeps.worker import limited
+
+            with limited(), experiment.np.errstate(all="ignore"):
                 for p in pts:
                     experiment.run(p.config)
 
