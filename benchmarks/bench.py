@@ -75,6 +75,10 @@ TARGETS = {
     # by construction; the bound (best-time ratios on a busy runner reached 4.3) catches the
     # statistics themselves growing (np.unique, np.std)
     "stats step / plain step": ("<=", 1.3, 4.5),
+    # initlab sweep (no CI bound: a pool's speedup needs two idle cores, which a shared runner lacks)
+    "sweep speedup, 2 workers": (">=", 1.7, None),
+    "sweep / engine per point": ("<=", 1.10, None),
+    "dask / local pool": ("<=", 1.3, None),
 }
 
 RESULTS: list[dict] = []
@@ -660,6 +664,96 @@ def section_training(rounds: int, torch):
           f"beside a plain step of {1e3 * parts['step']:.2f} ms")
 
 
+# --- sweeps -------------------------------------------------------------------------------------
+
+def _sweep_spec(tmp: Path, cfg: dict, axes: list[tuple[str, list]], seeds: int):
+    import yaml
+
+    from initlab.sweeps import grid as G
+
+    base = tmp / f"{cfg['name']}.yaml"
+    base.write_text(yaml.safe_dump(cfg))
+    spec = G.add_axes(G.Spec(base, G.RUN, name=cfg["name"]), axes)
+    return G.with_seeds(spec, seeds)
+
+
+def section_sweeps(rounds: int):
+    """``initlab sweep`` beside what it wraps: (1) 200 small step-0 points on a 2-worker local
+    pool (pool start-up and writing the point folders included) vs a plain serial loop calling
+    ``experiment.run`` with one BLAS thread (as each worker has; with two, a busy machine slows
+    the loop several-fold and flatters the pool); (2) the sweep machinery in this process (chunks, thread limits, the
+    atomic point folders, the tables) vs calling the engine directly, at the cs231n shape
+    (1000 x 500 x 10, tanh, float64, backward); (3) a Dask LocalCluster of 2 single-threaded
+    workers vs the local pool on the sweep of (1) (cluster start-up included)."""
+    import shutil
+    import tempfile
+
+    from initlab.sweeps import executors, grid as G, runner
+
+    tmp = Path(tempfile.mkdtemp(prefix="initlab-bench-"))
+    try:
+        small = {"name": "small", "dtype": "float32", "input": {"batch": 256, "dim": 128},
+                 "network": {"depth": 10, "width": 128, "activation": "tanh", "initializer": "xavier"},
+                 "backward": {"enabled": True}, "stats": {"bins": 20}}
+        spec = _sweep_spec(tmp, small, [("network.depth", [6, 8, 10, 12]), ("network.initializer", ["xavier", "he"])],
+                           25)
+        pts = G.points(spec)
+        print(f"\nsweeps: {len(pts)} small points (256 x 128, depth 6-12, tanh float32, backward); the machine "
+              "is shared, so a pool's speedup depends on how idle the second core is")
+
+        def serial_loop():  # one BLAS thread, as each worker has (two would fight the pool's measurement)
+            from initlab.sweeps.worker import limited
+
+            with limited(), experiment.np.errstate(all="ignore"):
+                for p in pts:
+                    experiment.run(p.config)
+
+        def pool(name):
+            def go():
+                out = tmp / f"out-{name}"
+                shutil.rmtree(out, ignore_errors=True)
+                with executors.make(name, 2) as ex:
+                    runner.run(spec, pts, out, ex)
+            return go
+
+        fns = {"serial": serial_loop, "local": pool("local")}
+        try:
+            import distributed  # noqa: F401
+
+            fns["dask"] = pool("dask")
+        except ImportError:
+            print("    (dask not installed: pip install 'initlab[dask]' for the Dask comparison)")
+        t = interleaved(fns, rounds, warmup=0)
+        record("200 points: serial loop / 2-worker local pool", "sweep speedup, 2 workers", t["serial"] / t["local"],
+               f"(serial {t['serial']:.2f} s, pool {t['local']:.2f} s incl. start-up; median of round ratios "
+               f"{t.paired('serial', 'local'):.3f})")
+        if "dask" in t:
+            record("200 points: Dask LocalCluster / local pool (2 workers)", "dask / local pool",
+                   t["dask"] / t["local"], f"(dask {t['dask']:.2f} s incl. cluster start-up)")
+        cs = {"name": "cs231n", "dtype": "float64", "input": {"batch": 1000, "dim": 500},
+              "network": {"depth": 10, "width": 500, "activation": "tanh", "initializer": "xavier"},
+              "backward": {"enabled": True}}
+        cspec = _sweep_spec(tmp, cs, [], 4)
+        cpts = G.points(cspec)
+
+        def direct():
+            from initlab.sweeps.worker import limited
+
+            with limited(), experiment.np.errstate(all="ignore"):
+                for p in cpts:
+                    experiment.run(p.config)
+
+        def machinery():
+            runner.run(cspec, cpts, tmp / "out-cs", executors.Serial(), force=True)
+
+        t = interleaved({"direct": direct, "sweep": machinery}, rounds, warmup=1)
+        record("cs231n shape: sweep (serial) / engine directly", "sweep / engine per point", t["sweep"] / t["direct"],
+               f"(per point: engine {1e3 * t['direct'] / len(cpts):.0f} ms, sweep {1e3 * t['sweep'] / len(cpts):.0f} ms; "
+               f"median of round ratios {t.paired('sweep', 'direct'):.3f})")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def versions(torch) -> str:
     import numpy
 
@@ -691,6 +785,8 @@ def main(argv=None) -> int:
                    help="exit 1 if a ratio regresses past its generous CI bound")
     p.add_argument("--no-torch", action="store_true", help="skip the PyTorch comparison")
     p.add_argument("--json", type=Path, help="also write the results here")
+    p.add_argument("--rounds", type=int, help="rounds of the --sweeps section (default 3)")
+    p.add_argument("--sweeps", action="store_true", help="only the sweep section (a few minutes; more on a busy machine)")
     args = p.parse_args(argv)
 
     torch = None
@@ -709,7 +805,9 @@ def main(argv=None) -> int:
         section_cli(runs=5),
         section_training(15, torch),
     )
-    if args.quick:
+    if args.sweeps:
+        section_sweeps(args.rounds or 3)
+    elif args.quick:
         quick_sections()
     else:
         section_forward([(1000, 500, 10, "tanh"), (1000, 500, 10, "relu"),
@@ -723,6 +821,7 @@ def main(argv=None) -> int:
         section_full_run(quick=False)
         section_training(41, torch)
         section_figures()
+        section_sweeps(3)
     regress = [r for r in RESULTS if r["regress"]]
     if args.check and args.quick and regress:
         # a shared runner can be busy for a while: measure again, keep each figure's best

@@ -55,7 +55,8 @@ def test_installed_wheel_reproduces_outside_the_checkout(tmp_path):
          cwd=tmp_path, env={**build_env, "CC": "/bin/false"})
     (wheel,) = dist.glob("initlab-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
-    packaged = {c.config for s in studies.STUDIES.values() for c in s.cases} | {r.config for r in studies.RUNS}
+    packaged = {c.config for s in studies.STUDIES.values() for c in s.cases} | {r.config for r in studies.RUNS} | {
+        g.config for s in studies.STUDIES.values() for g in (s.grid, s.large) if g is not None}
     assert packaged <= names, f"study configs missing from the wheel: {sorted(packaged - names)}"
 
     target = tmp_path / "venv"

@@ -32,7 +32,7 @@ def test_every_study_module_is_registered_under_its_name():
 
 def test_study_records_are_consistent():
     for study in studies.STUDIES.values():
-        keys = [c.key for c in study.cases]
+        keys = [c.key for c in study.cases] + (["grid"] if study.grid is not None else [])
         assert len(set(keys)) == len(keys), study.name
         ids = [c.id for c in study.claims]
         assert ids == [f"{study.name}-{i}" for i in range(1, len(ids) + 1)]
@@ -47,6 +47,21 @@ def test_study_records_are_consistent():
         assert {c.case for c in study.claims} <= set(keys)
         for fig in study.figures:
             assert set(fig.cases) <= set(keys), (study.name, fig.file)
+
+
+@pytest.mark.parametrize("study", [s for s in studies.STUDIES.values() if s.grid is not None], ids=lambda s: s.name)
+def test_every_point_of_a_grid_study_resolves(study):
+    """A grid study's base config is packaged and every point of both grids (default and
+    --large) is a valid training config."""
+    from initlab.cli.reproduce import grid_resolver
+    from initlab.studies.grids import configs
+
+    for grid in (study.grid, study.large):
+        assert grid.config.startswith(f"{CONFIG_DIR}/{study.name}_")
+        items = configs(grid, grid_resolver(grid))
+        assert len(items) == grid.size
+        (xk, _), (yk, _) = grid.x, grid.y
+        assert len({(p[xk], p[yk], p["seed"]) for p, _ in items}) == grid.size
 
 
 @pytest.mark.parametrize("study,case", CASES, ids=[f"{s}-{c.key}" for s, c in CASES])
@@ -68,7 +83,8 @@ def test_packaged_copy_equals_its_example(config, example):
 
 
 def test_no_packaged_config_is_unused():
-    used = {c.config for _, c in CASES} | {r.config for r in studies.RUNS}
+    used = {c.config for _, c in CASES} | {r.config for r in studies.RUNS} | {
+        g.config for s in studies.STUDIES.values() for g in (s.grid, s.large) if g is not None}
     shipped = {packaged(f.name) for f in config_resource(packaged("x")).parent.iterdir() if f.name.endswith(".yaml")}
     assert shipped == used
 

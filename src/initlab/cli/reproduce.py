@@ -61,6 +61,41 @@ def run_train_study(study, configs, results_dir: Path, figures: bool, command: s
                             elapsed=time.perf_counter() - t0, command=command)
 
 
+def grid_resolver(grid):
+    """``resolve(sets, seed) -> TrainConfig`` over a grid study's packaged base config."""
+    from importlib import resources
+
+    from initlab.config import training
+    from initlab.io import configfile
+    from initlab.studies.framework import config_resource
+
+    with resources.as_file(config_resource(grid.config)) as path:
+        data, lines = configfile.read(path)
+        stem = path.stem
+
+    def resolve(sets, seed):
+        return training.resolve(data, lines=lines, default_name=stem, sets=sets, seed=seed)[0]
+
+    return resolve
+
+
+def run_grid_study(s, grid, resolve, workers, results_dir, figures, command):
+    """Train a grid study's points (on a local process pool unless ``workers`` is 1), check its
+    claims and write its folder; returns the ``claims.json`` document."""
+    from initlab.io import grid_save
+    from initlab.studies import grids
+    from initlab.studies.framework import evaluate
+    from initlab.sweeps import executors
+
+    t0 = time.perf_counter()
+    with executors.make("local", workers) as ex:
+        measured = grids.run(grid, resolve, executors.ordered_map(ex, chunk=1))
+    claims = evaluate(s, measured)
+    trained = getattr(__import__(f"initlab.studies.{s.name}", fromlist=["TRAINED"]), "TRAINED", 0.5)
+    return grid_save.save(s, grid, measured, claims, results_dir / s.name, trained=trained, figures=figures,
+                          elapsed=time.perf_counter() - t0, command=command)
+
+
 def example_entries(ex):
     from initlab.runs import compare as C
 
@@ -86,7 +121,8 @@ def print_claims(name: str, doc: dict, console) -> None:
          rows, title=f"{name}: {s['pass']}/{s['claims']} claims pass", files=f"{name}/claims.json")
 
 
-def _reproduce(plans, examples, runs, results_dir, study, figures, quiet, console, report, failed) -> None:
+def _reproduce(plans, examples, runs, results_dir, study, figures, quiet, console, report, failed, *,
+               grids, workers, large) -> None:
     """Run the studies, the README's compare examples and the default run; write each folder."""
     from initlab import studies
     from initlab.io import compare_save, save
@@ -96,7 +132,12 @@ def _reproduce(plans, examples, runs, results_dir, study, figures, quiet, consol
 
     for s, entries in plans:
         t0 = time.perf_counter()
-        if getattr(s, "kind", None) == "train":
+        if s.name in grids:
+            grid, resolve = grids[s.name]
+            doc = run_grid_study(s, grid, resolve, workers, results_dir, figures,
+                                 f"initlab reproduce {s.name}" + (" --large" if large else ""))
+            claims = doc["claims"]
+        elif getattr(s, "kind", None) == "train":
             doc = run_train_study(s, entries, results_dir, figures, f"initlab reproduce {s.name}")
             claims = doc["claims"]
         else:
@@ -142,6 +183,10 @@ def reproduce(
                                                           "(for CI).")] = False,
     figures: Annotated[bool, typer.Option("--figures/--no-figures", help="Draw the PNG figures.")] = True,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only the summary lines and failures.")] = False,
+    large: Annotated[bool, typer.Option("--large", help="Grid studies (schoenholz2017): the larger grid "
+                                                        "(minutes on 2 cores).")] = False,
+    workers: Annotated[Optional[int], typer.Option(help="Grid studies: worker processes (default: the core "
+                                                        "count; 1 trains in this process).")] = None,
 ) -> None:
     """Re-run published initialization studies and check their claims.
 
@@ -174,6 +219,14 @@ def reproduce(
     chosen = list(studies.STUDIES.values()) if study == "all" else [studies.get(study)]
     # Validate everything (configs, output folders) before running anything.
     plans = [(s, load_study(s)) for s in chosen]
+    grids = {s.name: ((s.large if large and s.large is not None else s.grid), None) for s in chosen
+             if s.grid is not None}
+    for name, (grid, _) in list(grids.items()):  # every point validated before anything trains
+        resolve = grid_resolver(grid)
+        from initlab.studies.grids import configs
+
+        configs(grid, resolve)
+        grids[name] = (grid, resolve)
     examples = [example_entries(ex) for ex in studies.EXAMPLES] if study == "all" else []
     runs = [(r.example, load_config(r.config)) for r in studies.RUNS] if study == "all" else []
     for s, _ in plans:
@@ -188,7 +241,8 @@ def reproduce(
     t_all = time.perf_counter()
     failed: list[tuple[str, dict]] = []
     with bars(console, quiet) as report:
-        _reproduce(plans, examples, runs, results_dir, study, figures, quiet, console, report, failed)
+        _reproduce(plans, examples, runs, results_dir, study, figures, quiet, console, report, failed,
+                   grids=grids, workers=workers, large=large)
     others = [(ex.command(), example_entries(ex)[0], "std_by_layer.png") for ex in studies.EXAMPLES]
     others += [(f"initlab run {r.example}", load_config(r.config).name, "histograms.png") for r in studies.RUNS]
     report = compare_save.write_report(results_dir, list(studies.STUDIES), others)

@@ -27,6 +27,7 @@ importing the config package does not import it.
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
@@ -166,14 +167,21 @@ def parse_scalar(text: str) -> Any:
         raise ValueError(one_line(getattr(exc, "problem", None) or "YAML syntax")) from None
 
 
-def parse_set(item: str) -> tuple[str, Any]:
-    """``"network.depth=30"`` -> ``("network.depth", 30)``; the value is read by :func:`parse_scalar`."""
+def split_item(item: str, flag: str = "--set", examples: str = SET_EXAMPLES) -> tuple[str, str]:
+    """``"key=text"`` -> ``("key", "text")`` (``flag``'s one-line errors otherwise)."""
     if "=" not in item:
-        raise ConfigError("--set", f"expected key=value, got '{printable(item)}'; {SET_EXAMPLES}")
+        want = "key=value" if flag == "--set" else "key=values"
+        raise ConfigError(flag, f"expected {want}, got '{printable(item)}'; {examples}")
     key, raw = item.split("=", 1)
     key = key.strip()
     if not key:
-        raise ConfigError("--set", f"no key before '=' in '{printable(item)}'; {SET_EXAMPLES}")
+        raise ConfigError(flag, f"no key before '=' in '{printable(item)}'; {examples}")
+    return key, raw
+
+
+def parse_set(item: str) -> tuple[str, Any]:
+    """``"network.depth=30"`` -> ``("network.depth", 30)``; the value is read by :func:`parse_scalar`."""
+    key, raw = split_item(item)
     try:
         value = parse_scalar(raw)
     except ValueError as exc:
@@ -242,3 +250,116 @@ def spec_text(spec: Spec) -> str:
     if not spec.params:
         return spec.name
     return spec.name + ":" + ",".join(f"{k}={fmt_value(v)}" for k, v in spec.params)
+
+
+# --- grids of values (initlab sweep) -------------------------------------------------------
+
+GRID_EXAMPLES = ("e.g. network.depth=10,20,50, network.depth=range(10,60,10), "
+                 "train.optimizer.lr=logspace(-3,-1,3), network.initializer=xavier,he")
+# A grid axis longer than this is refused (a typo such as range(0,10**9), not a study).
+MAX_GRID_VALUES = 100_000
+_GENERATOR = re.compile(r"^\s*(range|linspace|logspace)\s*\((.*)\)\s*$", re.S)
+
+
+def split_top(text: str, sep: str = ",") -> list[str]:
+    """``text`` cut at each ``sep`` outside brackets, braces, parentheses and quotes
+    (``"1,[2,3],'a,b'"`` -> ``["1", "[2,3]", "'a,b'"]``)."""
+    out, depth, quote, start = [], 0, None, 0
+    for i, ch in enumerate(text):
+        if quote:
+            if ch == quote:
+                quote = None
+        elif ch in "'\"":
+            quote = ch
+        elif ch in "[{(":
+            depth += 1
+        elif ch in "]})":
+            depth -= 1
+        elif ch == sep and depth == 0:
+            out.append(text[start:i])
+            start = i + 1
+    out.append(text[start:])
+    return out
+
+
+def _number_args(fn: str, raw: str, where: str, counts: tuple[int, ...]) -> list:
+    args = [a.strip() for a in split_top(raw)] if raw.strip() else []
+    if len(args) not in counts:
+        want = " or ".join(str(c) for c in counts)
+        raise ConfigError(where, f"{fn}() takes {want} numbers, got {len(args)}; {GRID_EXAMPLES}")
+    vals = []
+    for a in args:
+        try:
+            v = parse_scalar(a)
+        except ValueError:
+            v = None
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+            raise ConfigError(where, f"{fn}(): '{printable(a)}' is not a finite number; {GRID_EXAMPLES}")
+        vals.append(v)
+    return vals
+
+
+def grid_generator(text: str, where: str) -> list | None:
+    """The values of ``range(a, b[, step])`` (Python's: b excluded; floats allowed),
+    ``linspace(a, b, n)`` or ``logspace(a, b, n)`` (numpy's: 10**a .. 10**b, both ends
+    included); ``None`` when ``text`` is not one of them. Float points are computed as
+    ``a + i * step`` (no accumulated rounding)."""
+    m = _GENERATOR.match(text)
+    if m is None:
+        return None
+    fn, raw = m.group(1), m.group(2)
+    if fn == "range":
+        args = _number_args(fn, raw, where, (2, 3))
+        a, b = args[0], args[1]
+        step = args[2] if len(args) == 3 else 1
+        if step == 0:
+            raise ConfigError(where, f"range(): step must not be 0; {GRID_EXAMPLES}")
+        n = max(0, math.ceil((b - a) / step - 1e-9))
+        if n > MAX_GRID_VALUES:
+            raise ConfigError(where, f"range() gives {n} values, more than {MAX_GRID_VALUES} (MAX_GRID_VALUES)")
+        if all(isinstance(v, int) for v in args):
+            return list(range(a, b, step))
+        return [float(a + i * step) for i in range(n)]
+    a, b, n = _number_args(fn, raw, where, (3,))
+    if isinstance(n, float) and not n.is_integer() or not 1 <= n <= MAX_GRID_VALUES:
+        raise ConfigError(where, f"{fn}(): the count must be an integer from 1 to {MAX_GRID_VALUES}, got {n}")
+    n = int(n)
+    pts = [float(a)] if n == 1 else [a + i * (b - a) / (n - 1) for i in range(n)]
+    if n > 1:
+        pts[-1] = b  # the end exactly, as numpy does
+    if fn == "linspace":
+        return [float(p) for p in pts]
+    return [float(10.0 ** p) for p in pts]
+
+
+def parse_grid(item: str) -> tuple[str, list]:
+    """``"network.depth=10,20,50"`` -> ``("network.depth", [10, 20, 50])``: the values of one
+    grid axis, in the ``--set`` syntax.
+
+    The text after ``=`` is ``range(a,b[,step])``, ``linspace(a,b,n)``, ``logspace(a,b,n)``, or
+    values separated by commas outside brackets and quotes, each read as ``--set`` reads a
+    value (:func:`parse_set`: YAML scalars, ``[500,400]`` is one list value, the spec syntax
+    ``normal:std=0.01`` for components; quote a spec with several parameters:
+    ``'normal:mean=0,std=0.01'``). Duplicate values are refused (a point would be run twice)."""
+    key, raw = split_item(item, "--grid", GRID_EXAMPLES)
+    values = grid_generator(raw, printable(key))
+    if values is None:
+        values = []
+        for piece in split_top(raw):
+            if not piece.strip():
+                raise ConfigError(printable(key), f"--grid: an empty value in '{printable(item)}'; {GRID_EXAMPLES}")
+            values.append(parse_set(f"{key}={piece.strip()}")[1])
+    return key, check_axis(key, values)
+
+
+def check_axis(key: str, values: list) -> list:
+    """``values`` when non-empty and without duplicates, else a :class:`ConfigError` at ``key``."""
+    if not values:
+        raise ConfigError(printable(key), f"--grid: no values (an empty grid axis); {GRID_EXAMPLES}")
+    seen = set()
+    for v in values:
+        k = repr(v)
+        if k in seen:
+            raise ConfigError(printable(key), f"--grid: value {printable(k)} is given twice")
+        seen.add(k)
+    return values

@@ -44,10 +44,11 @@ MODULES = (
     "clipping",
     "normalization",
     "glorot2010_train",
+    "schoenholz2017",
 )
 
 #: Modules of this package that are not studies.
-HELPERS = ("framework", "trained")
+HELPERS = ("framework", "trained", "grids")
 
 #: name -> study, in report order.
 STUDIES: dict[str, Study] = {m.replace("_", "-"): import_module(f"{__name__}.{m}").STUDY for m in MODULES}

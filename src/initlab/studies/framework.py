@@ -283,6 +283,10 @@ class Study:
     claims: tuple[Claim, ...]
     figures: tuple[Figure, ...]
     tables: tuple[str, ...] = field(default=())
+    # a grid study (:mod:`initlab.studies.grids`): the training grid its claims read, and a
+    # larger one run with ``initlab reproduce --large``; ``cases`` is then empty
+    grid: Any = None
+    large: Any = None
 
     def case(self, key: str) -> Case:
         return next(c for c in self.cases if c.key == key)
@@ -332,8 +336,9 @@ def aggregate(values: Sequence[float | None], how: str) -> tuple[float | None, f
     return mu, sd
 
 
-def evaluate(study: Study, measured: Measured) -> list[dict]:
-    """Every claim of ``study`` as a plain record (the rows of ``claims.json``)."""
+def evaluate(study: Study, measured) -> list[dict]:
+    """Every claim of ``study`` as a plain record (the rows of ``claims.json``); ``measured`` is
+    a :class:`Measured` or, for a grid study, a :class:`initlab.studies.grids.GridMeasured`."""
     out = []
     for c in study.claims:
         ref = c.reference(measured) if callable(c.reference) else float(c.reference)
