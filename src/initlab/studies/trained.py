@@ -97,6 +97,8 @@ class TrainStudy:
     figures: tuple[TrainFigure, ...]
     seed0: int = 0
     kind: str = "train"
+    grid: None = None  # as framework.Study: a training study is not a grid study
+    large: None = None
 
     @property
     def seed_list(self) -> tuple[int, ...]:
