@@ -95,6 +95,14 @@ def test_a_bad_value_gets_the_clis_one_line_message(key, text, capsys):
     assert page["field"] and key.split(".")[0] in page["field"]
 
 
+def test_an_overflow_is_a_result_the_page_can_read():
+    page = compute.step0({**SMALL, "network.depth": "40", "network.activation": "relu",
+                          "network.initializer": "normal:std=30", "dtype": "float32"})
+    text = json.dumps(page, allow_nan=False)  # inf/NaN travel as strings, never break the JSON
+    assert page["first_nonfinite"]["forward"] is not None
+    assert "inf" in text or "nan" in text
+
+
 # --- bounds -------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("settings, field, name", [
@@ -159,6 +167,15 @@ def test_training_side_by_side_gives_initlab_trains_numbers():
     assert all(np.shape(f["boundary"]["prob"]) == (training.LIVE_GRID, training.LIVE_GRID) for f in last)
     steps = sorted({r["step"] for f in frames if f["type"] == "frame" and f["run"] == 0 for r in f["history"]})
     assert steps == [0, 20, 40, 60]  # every evaluation row streamed once
+
+
+def test_a_diverging_run_is_reported_and_its_frames_stay_json():
+    frames = []
+    finals = training.train_job({**SMALL_TRAIN, "train.optimizer.lr": "1e3", "train.loss": "mse"}, ["normal:std=10"], compute.Token(),
+                                frames.append)
+    assert finals[0]["diverged"] and finals[0]["diverged_at"] is not None
+    for f in frames:
+        json.dumps(f, allow_nan=False)
 
 
 def test_a_cancelled_token_stops_a_training_job():

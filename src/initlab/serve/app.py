@@ -27,7 +27,6 @@ import traceback
 from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
 from pathlib import Path
-from typing import Any
 
 from starlette.applications import Starlette
 from starlette.responses import FileResponse, JSONResponse, Response

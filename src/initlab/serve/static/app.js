@@ -307,6 +307,7 @@ function layersShown(depth) {
 }
 
 function renderStep0(msg) {
+  const tRecv = performance.now();
   state.lastStep0 = msg;
   const form = $("#step0-form");
   clearErrors(form);
@@ -360,7 +361,7 @@ function renderStep0(msg) {
   const p = state.pending.step0;
   Promise.all(done).then(() => {
     const page = performance.now() - p.t0;
-    window.__initlabLatency = { server_ms: 1e3 * msg.seconds, page_ms: page, id: msg.id };
+    window.__initlabLatency = { server_ms: 1e3 * msg.seconds, page_ms: page, draw_ms: performance.now() - tRecv, id: msg.id };
     setStatus(`computed in ${(1e3 * msg.seconds).toFixed(0)} ms on the server, ${page.toFixed(0)} ms to the page`);
     document.body.dataset.step0 = String(msg.id);
   });
@@ -490,9 +491,13 @@ function renderFrame(msg) {
     if (msg.layers.some((l) => typeof l.update_ratio === "number")) runs.updates[i] = msg.layers;
     const mk = (store, key) => runs.runs.map((r, j) => ({ name: r.label, x: (store[j] || []).map((l) => l.layer), mode: "lines+markers", line: { color: COLORS[j] },
       y: (store[j] || []).map((l) => (typeof l[key] === "number" ? l[key] : null)) }));
-    Plotly.react("trainstd", mk(runs.layers, "act_std"), { title: { text: "activation std by layer (latest statistics step)", font: { size: 13 } }, yaxis: { type: "log" },
+    // a log axis unless some std is 0 (zero weights: every activation is the same constant)
+    const positive = (store, key) => Object.values(store).every((ls) => ls.every((l) => typeof l[key] !== "number" || l[key] > 0));
+    Plotly.react("trainstd", mk(runs.layers, "act_std"), { title: { text: "activation std by layer (latest statistics step)", font: { size: 13 } },
+      yaxis: { type: positive(runs.layers, "act_std") ? "log" : "linear" },
       xaxis: { title: { text: "layer" }, dtick: 1 }, margin: { l: 50, r: 10, t: 35, b: 40 } }, PLOT_CFG);
-    Plotly.react("trainupd", mk(runs.updates, "update_ratio"), { title: { text: "update ratio std(dW)/std(W) by layer", font: { size: 13 } }, yaxis: { type: "log" },
+    Plotly.react("trainupd", mk(runs.updates, "update_ratio"), { title: { text: "update ratio std(dW)/std(W) by layer", font: { size: 13 } },
+      yaxis: { type: positive(runs.updates, "update_ratio") ? "log" : "linear" },
       xaxis: { title: { text: "layer" }, dtick: 1 }, margin: { l: 50, r: 10, t: 35, b: 40 } }, PLOT_CFG);
   }
   if (msg.final) { runs.runs[i].final = msg.final; drawFinals(); }
