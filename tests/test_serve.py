@@ -178,6 +178,18 @@ def test_a_diverging_run_is_reported_and_its_frames_stay_json():
         json.dumps(f, allow_nan=False)
 
 
+def test_frames_merge_per_run_keeping_every_row_and_the_latest_state():
+    f = lambda run, steps, **kw: {"type": "frame", "id": 1, "run": run, "history": [{"step": s} for s in steps],  # noqa: E731
+                                  "layers": None, "boundary": None, **kw}
+    msgs = [f(0, [0], boundary="b0"), f(1, [0]), f(0, [10], layers="l1"), f(0, [20], boundary="b2"),
+            {"type": "train_done", "id": 1}, f(0, [30])]
+    out = training.merge_frames(msgs)
+    assert [m["type"] for m in out] == ["frame", "frame", "train_done", "frame"]
+    assert [r["step"] for r in out[0]["history"]] == [0, 10, 20]
+    assert out[0]["boundary"] == "b2" and out[0]["layers"] == "l1" and out[1]["run"] == 1
+    assert [r["step"] for r in out[3]["history"]] == [30]
+
+
 def test_a_cancelled_token_stops_a_training_job():
     token = compute.Token()
     token.cancel()

@@ -181,3 +181,25 @@ def test_no_train_hides_the_training_view(tmp_path, browser):
     finally:
         proc.terminate()
         proc.wait(30)
+
+
+def test_pause_freezes_the_curves_resume_goes_on_reset_stops(server, page):
+    page.goto(server + "?" + TRAIN_QUERY.replace("t.train.steps=1500", "t.train.steps=40000"))
+    computed(page)
+    page.click("#start")
+    points = "(document.getElementById('lossplot').data || [{x: []}])[0].x.length"
+    page.wait_for_function(f"{points} >= 3")
+    page.click("#pause")
+    assert page.inner_text("#pause") == "Resume"
+    for _ in range(40):  # frames already on their way arrive (a busy machine delays them)
+        frozen = page.evaluate(points)
+        page.wait_for_timeout(1500)
+        if page.evaluate(points) == frozen:
+            break
+    page.wait_for_timeout(2000)
+    assert page.evaluate(points) == frozen
+    page.click("#pause")
+    page.wait_for_function(f"{points} > {frozen}")
+    page.click("#reset")
+    assert page.inner_text("#status") == "reset"
+    assert page.evaluate("document.getElementById('finals').rows.length") == 0

@@ -28,7 +28,7 @@ from initlab.errors import ConfigError
 from initlab.serve import limits
 from initlab.serve.compute import Cancelled, Token, finite, parse_sets
 
-FRAME_SECONDS = 0.15   # at most one frame per run this often (and one at the end)
+FRAME_SECONDS = 0.2    # at most one frame per run this often (and one at the end)
 LIVE_GRID = 60         # the decision boundary's grid while training (G x G points)
 #: what the page's training view starts from: the deeplearning.ai "Initialization" notebook
 #: (configs/train/circles.yaml): circles, a 2-10-5-1 ReLU net, bce, full-batch SGD at lr 0.01,
@@ -159,6 +159,30 @@ def _run_one(index: int, cfg, ds, token: Token, emit) -> dict:
     final.update(diverged=res.diverged, diverged_at=res.diverged_at, steps_to_threshold=res.steps_to_threshold)
     cb.frame(final=final)
     return final
+
+
+def merge_frames(messages: list[dict]) -> list[dict]:
+    """``messages`` with each stretch of consecutive frames merged per (request, run): the
+    evaluation rows concatenated, the latest layers, histograms, boundary and final kept. What a
+    page that fell behind needs is the latest state plus every evaluation row, not every frame."""
+    out: list[dict] = []
+    stretch: dict[tuple, dict] = {}
+    for m in messages:
+        if m.get("type") != "frame":
+            out.extend(stretch.values())
+            stretch = {}
+            out.append(m)
+            continue
+        key = (m.get("id"), m["run"])
+        if key not in stretch:
+            stretch[key] = {**m, "history": list(m["history"])}
+        else:
+            merged = stretch[key]
+            history = merged["history"] + m["history"]
+            merged.update({k: v for k, v in m.items() if v is not None})
+            merged["history"] = history
+    out.extend(stretch.values())
+    return out
 
 
 def _points(ds) -> dict | None:

@@ -286,8 +286,8 @@ function receive(msg) {
     case "step0": renderStep0(msg); break;
     case "phase": state.phase[msg.activation] = msg; if (state.lastStep0) drawPhase(state.lastStep0); break;
     case "train_start": startRuns(msg); break;
-    case "frame": renderFrame(msg); break;
-    case "train_done": state.training = false; setStatus("training done"); document.body.dataset.trainDone = "1"; break;
+    case "frame": queueFrame(msg); break;
+    case "train_done": flushFrames(); state.training = false; setStatus("training done"); document.body.dataset.trainDone = "1"; break;
     case "cancelled": if (state.view === "train" && state.training) { state.training = false; setStatus("training stopped"); } break;
     case "error": {
       const form = state.view === "step0" ? $("#step0-form") : $("#train-form");
@@ -433,6 +433,7 @@ function togglePause() {
 }
 function resetTraining() {
   ws.send(JSON.stringify({ type: "stop" }));
+  pendingFrames.clear();
   state.training = false;
   state.trainRuns = null;
   for (const id of ["lossplot", "accplot", "boundaries", "trainstd", "trainupd"]) Plotly.purge(id);
@@ -442,6 +443,7 @@ function resetTraining() {
 }
 
 function startRuns(msg) {
+  pendingFrames.clear();
   state.trainRuns = msg;
   const R = msg.runs.length;
   const curves = (metric) => msg.runs.flatMap((r, i) => [
@@ -455,14 +457,14 @@ function startRuns(msg) {
   if (msg.plot_2d) {
     bd.hidden = false;
     const traces = [], layout = { grid: { rows: 1, columns: R, pattern: "independent" }, showlegend: false, annotations: [],
-      margin: { l: 30, r: 10, t: 40, b: 25 }, title: { text: "decision boundary (train points)", font: { size: 13 } } };
+      margin: { l: 30, r: 10, t: 60, b: 25 }, title: { text: "decision boundary (train points)", font: { size: 13 }, y: 0.98 } };
     const p = msg.points, K = msg.dataset.n_classes, multi = K > 2;
     msg.runs.forEach((r, i) => {
       const ax = i === 0 ? "" : String(i + 1);
       traces.push({ type: "heatmap", x: [0], y: [0], z: [[0.5]], zmin: 0, zmax: multi ? K - 1 : 1, colorscale: multi ? "Viridis" : "RdBu", reversescale: !multi, opacity: 0.75, showscale: false, xaxis: "x" + ax, yaxis: "y" + ax, hoverinfo: "skip" });
       traces.push({ type: "scatter", x: p.x_train.map((q) => q[0]), y: p.x_train.map((q) => q[1]), mode: "markers",
         marker: { size: 4, color: p.y_train, cmin: 0, cmax: multi ? K - 1 : 1, colorscale: multi ? "Viridis" : [[0, "#b2182b"], [1, "#2166ac"]], line: { width: 0.5, color: "white" } }, xaxis: "x" + ax, yaxis: "y" + ax, hoverinfo: "skip" });
-      layout.annotations.push({ text: r.label, xref: `x${ax} domain`, yref: `y${ax} domain`, x: 0.5, y: 1.1, showarrow: false, font: { color: COLORS[i] } });
+      layout.annotations.push({ text: r.label, xref: `x${ax} domain`, yref: `y${ax} domain`, x: 0.5, y: 1.02, yanchor: "bottom", showarrow: false, font: { color: COLORS[i] } });
     });
     Plotly.react("boundaries", traces, layout, PLOT_CFG);
   } else { Plotly.purge("boundaries"); bd.hidden = true; }
@@ -470,6 +472,24 @@ function startRuns(msg) {
     `same data, batches and seed for every initializer. Reproduce: <code>initlab compare ${msg.runs.map((r) => r.spec).join(" ")} --config ${msg.runs[0].name}.yaml --train</code>`;
   drawFinals();
   for (const id of ["trainstd", "trainupd"]) Plotly.purge(id);
+}
+
+// Frames are merged per run and drawn at most once per animation frame: a page slower than the
+// server (a busy machine, a projector's laptop) draws the latest state instead of falling behind.
+const pendingFrames = new Map();
+let frameScheduled = false;
+function queueFrame(msg) {
+  let p = pendingFrames.get(msg.run);
+  if (!p) { p = { run: msg.run, history: [] }; pendingFrames.set(msg.run, p); }
+  p.history.push(...msg.history);
+  for (const k of ["layers", "hist", "boundary", "final"]) if (msg[k]) p[k] = msg[k];
+  if (!frameScheduled) { frameScheduled = true; requestAnimationFrame(flushFrames); }
+}
+function flushFrames() {
+  frameScheduled = false;
+  const frames = [...pendingFrames.values()];
+  pendingFrames.clear();
+  for (const f of frames) renderFrame(f);
 }
 
 function renderFrame(msg) {
