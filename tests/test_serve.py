@@ -308,6 +308,38 @@ def test_initlab_serve_prints_its_url_and_serves_until_terminated():
     assert "Traceback" not in proc.stderr.read()
 
 
+def test_at_most_max_jobs_run_and_shutdown_stops_them_all():
+    from initlab.serve.app import Jobs
+
+    jobs = Jobs()
+    tokens = [compute.Token() for _ in range(limits.MAX_JOBS + 1)]
+    assert all(jobs.acquire(t) for t in tokens[:-1]) and not jobs.acquire(tokens[-1])
+    tokens[0].pause()
+    jobs.shutdown()
+    assert all(t.cancelled for t in tokens[:-1]) and not tokens[-1].cancelled
+
+
+def test_the_server_exits_promptly_with_a_training_run_going():
+    from websockets.sync.client import connect
+
+    proc = subprocess.Popen([sys.executable, "-m", "initlab", "serve", "--port", "0"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    try:
+        url = proc.stdout.readline().split()[3].replace("http://", "ws://") + "ws"
+        slow = {**SMALL_TRAIN, "train.steps": "50000", "train.eval_every": "1000"}
+        with connect(url) as ws:
+            ws.send(json.dumps({"type": "train", "id": 1, "settings": slow, "runs": ["he", "zeros", "xavier"]}))
+            while json.loads(ws.recv(timeout=120))["type"] != "frame":
+                pass
+            ws.send(json.dumps({"type": "pause"}))
+            proc.terminate()
+            proc.wait(60)  # 3 x 50000 steps would take minutes, a pause 10 more
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert "Traceback" not in proc.stderr.read()
+
+
 def test_a_busy_port_is_one_line_and_exit_2(capsys):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

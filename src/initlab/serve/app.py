@@ -57,18 +57,26 @@ class Jobs:
     def __init__(self) -> None:
         self.pool = ThreadPoolExecutor(max_workers=limits.MAX_JOBS, thread_name_prefix="initlab-serve")
         self.lock = threading.Lock()
-        self.running = 0
+        self.tokens: set[compute.Token] = set()
 
-    def acquire(self) -> bool:
+    def acquire(self, token: compute.Token) -> bool:
         with self.lock:
-            if self.running >= limits.MAX_JOBS:
+            if len(self.tokens) >= limits.MAX_JOBS:
                 return False
-            self.running += 1
+            self.tokens.add(token)
             return True
 
-    def release(self) -> None:
+    def release(self, token: compute.Token) -> None:
         with self.lock:
-            self.running -= 1
+            self.tokens.discard(token)
+
+    def shutdown(self) -> None:
+        """Stop every computation at its next layer or step (a paused one too), so the process
+        exits without waiting for a training run to finish."""
+        with self.lock:
+            for token in self.tokens:
+                token.cancel()
+        self.pool.shutdown(wait=False, cancel_futures=True)
 
 
 class Session:
@@ -131,7 +139,7 @@ class Session:
 
     async def _run(self, req: dict, token: compute.Token) -> None:
         rid, kind = req.get("id"), req.get("type")
-        if not self.jobs.acquire():
+        if not self.jobs.acquire(token):
             self.send({"type": "error", "id": rid, "field": "", "message": "the server is busy "
                        f"({limits.MAX_JOBS} computations running, MAX_JOBS); try again in a moment"})
             return
@@ -161,7 +169,7 @@ class Session:
                        "message": f"internal error: {type(e).__name__}: {' '.join(str(e).split())} "
                                   "(a bug: please report it with the permalink)"})
         finally:
-            self.jobs.release()
+            self.jobs.release(token)
 
     def receive(self, text: str) -> None:
         if len(text) > limits.MAX_MESSAGE_BYTES:
@@ -275,5 +283,5 @@ def serve(host: str = "127.0.0.1", port: int = 8765, *, train: bool = True, read
     try:
         asyncio.run(main())
     finally:
-        app.state.jobs.pool.shutdown(wait=False, cancel_futures=True)
+        app.state.jobs.shutdown()
         sock.close()
