@@ -361,3 +361,12 @@ def test_the_cli_imports_no_web_library_unless_serve_runs():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")})
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_without_the_extra_the_command_says_how_to_install_it(monkeypatch, capsys):
+    import initlab.serve
+
+    monkeypatch.setattr(initlab.serve, "missing_extra", lambda: "starlette")
+    assert main(["serve"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "pip install 'initlab[serve]'" in err and "'starlette' is not installed" in err and "\n" not in err

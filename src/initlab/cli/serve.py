@@ -22,7 +22,7 @@ def serve(
     """Start the playground: step-0 statistics live, training live, theory overlays.
 
     Prints the URL and serves until Ctrl-C; opens no browser. Needs the optional extra:
-    pip install 'initlab[serve]'.
+    pip install 'initlab\\[serve]' (docs/playground.md).
     """
     from initlab.errors import ConfigError
     from initlab.serve import EXTRA_HINT, missing_extra
