@@ -436,7 +436,7 @@ function resetTraining() {
   pendingFrames.clear();
   state.training = false;
   state.trainRuns = null;
-  for (const id of ["lossplot", "accplot", "boundaries", "trainstd", "trainupd"]) Plotly.purge(id);
+  for (const id of ["lossplot", "accplot", "boundaries", "trainstd", "trainupd", "trainhist"]) Plotly.purge(id);
   $("#finals").replaceChildren();
   $("#train-notes").textContent = "";
   setStatus("reset");
@@ -471,7 +471,7 @@ function startRuns(msg) {
   $("#train-notes").innerHTML = `${msg.dataset.name}: ${msg.dataset.n_train} train / ${msg.dataset.n_test} test, ${msg.steps} steps; ` +
     `same data, batches and seed for every initializer. Reproduce: <code>initlab compare ${msg.runs.map((r) => r.spec).join(" ")} --config ${msg.runs[0].name}.yaml --train</code>`;
   drawFinals();
-  for (const id of ["trainstd", "trainupd"]) Plotly.purge(id);
+  for (const id of ["trainstd", "trainupd", "trainhist"]) Plotly.purge(id);
 }
 
 // Frames are merged per run and drawn at most once per animation frame: a page slower than the
@@ -520,7 +520,28 @@ function renderFrame(msg) {
       yaxis: { type: positive(runs.updates, "update_ratio") ? "log" : "linear" },
       xaxis: { title: { text: "layer" }, dtick: 1 }, margin: { l: 50, r: 10, t: 35, b: 40 } }, PLOT_CFG);
   }
+  if (msg.hist) { runs.hists = runs.hists || {}; runs.hists[i] = msg.hist; drawTrainHists(runs); }
   if (msg.final) { runs.runs[i].final = msg.final; drawFinals(); }
+}
+
+// per run, the activation histogram of every layer at the latest statistics step (rows: layers,
+// columns: the activation's range): how the distributions move as the network trains
+function drawTrainHists(runs) {
+  const traces = [], R = runs.runs.length;
+  const layout = { grid: { rows: 1, columns: R, pattern: "independent" }, showlegend: false, annotations: [],
+    margin: { l: 40, r: 10, t: 60, b: 30 }, title: { text: "activation histograms by layer (latest statistics step)", font: { size: 13 }, y: 0.98 } };
+  runs.runs.forEach((r, i) => {
+    const h = runs.hists[i], ax = i === 0 ? "" : String(i + 1);
+    if (h) {
+      const bins = h.fraction[0].length, w = (h.hi - h.lo) / bins;
+      traces.push({ type: "heatmap", x: [...Array(bins).keys()].map((j) => h.lo + (j + 0.5) * w), y: h.fraction.map((_, l) => l + 1),
+        z: h.fraction.map((row) => row.map((v) => Math.log10(v + 1e-4))), colorscale: "Viridis", showscale: false,
+        xaxis: "x" + ax, yaxis: "y" + ax, hovertemplate: "layer %{y}, %{x:.3g}<extra></extra>" });
+    }
+    layout["yaxis" + ax] = { title: i === 0 ? { text: "layer" } : undefined, dtick: 1 };
+    layout.annotations.push({ text: r.label, xref: `x${ax} domain`, yref: `y${ax} domain`, x: 0.5, y: 1.02, yanchor: "bottom", showarrow: false, font: { color: COLORS[i] } });
+  });
+  Plotly.react("trainhist", traces, layout, PLOT_CFG);
 }
 
 function drawFinals() {
