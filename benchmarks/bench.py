@@ -79,6 +79,9 @@ TARGETS = {
     "sweep speedup, 2 workers": (">=", 1.7, None),
     "sweep / engine per point": ("<=", 1.10, None),
     "dask / local pool": ("<=", 1.3, None),
+    # the playground's step-0 answer (settings read as --set, config, run, theory, JSON) over the
+    # bare experiment.run of the same config: what serving adds
+    "serve step-0 / initlab run": ("<=", 1.1, 1.5),
 }
 
 RESULTS: list[dict] = []
@@ -754,6 +757,47 @@ def section_sweeps(rounds: int):
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+# --- the playground (initlab serve), server side -------------------------------------------
+
+def section_serve(rounds: int):
+    """The step-0 answer at the cs231n shape (what one slider move costs on the server), against
+    ``experiment.run`` of the same config; and one training frame of the circles demo (new
+    evaluation rows, the latest layer statistics, the decision boundary on the live grid, JSON)."""
+    try:
+        from initlab.serve import compute, training
+    except ImportError:  # pragma: no cover
+        print("\nplayground: the serve extra is not installed (pip install -e '.[serve]'); skipped")
+        return
+    print("\nplayground (initlab serve), server side: one step-0 update at the cs231n shape "
+          "(batch 1000, 10 x 500, tanh, Xavier) and one training frame")
+    for dtype in ("float32", "float64"):
+        settings = {"dtype": dtype}
+        cfg = compute.run_config(settings)
+        t = interleaved({"step0": lambda: json.dumps(compute.step0(settings), allow_nan=False),
+                         "run": lambda: experiment.run(cfg)}, rounds)
+        cpu = time.process_time()
+        compute.step0(settings)
+        cpu = time.process_time() - cpu
+        record(f"serve step-0 / initlab run, {dtype}", "serve step-0 / initlab run", t["step0"] / t["run"],
+               f"(step-0 answer {1e3 * t['step0']:.0f} ms wall, {1e3 * cpu:.0f} ms CPU; experiment.run "
+               f"{1e3 * t['run']:.0f} ms; median of round ratios {t.paired('step0', 'run'):.3f})")
+    t0 = time.perf_counter()
+    compute.phase({})
+    print(f"  phase diagram of an activation (computed once, then cached): {1e3 * (time.perf_counter() - t0):.0f} ms")
+    from initlab.runs import train as R
+
+    cfg = training.train_configs({**training.DEFAULT_TRAIN, "train.steps": "200"}, ["he"])[0]
+    ds = R.load_data(cfg)
+    model = R.build_model(cfg, ds)
+    out = []
+    stream = training._Stream(0, model, ds, cfg.train.loss, None, compute.Token(),
+                              lambda m: out.append(json.dumps(m, allow_nan=False)))
+    stream.rows = [{"step": 100 * i, "train_loss": 0.5, "train_acc": 0.9} for i in range(3)]
+    t = interleaved({"frame": lambda: (setattr(stream, "sent", 0), stream.frame())}, rounds)
+    print(f"  one training frame (3 evaluation rows, boundary {training.LIVE_GRID}^2, JSON {len(out[-1]) / 1024:.0f} KiB): "
+          f"{1e3 * t['frame']:.1f} ms; frames are sent every {1e3 * training.FRAME_SECONDS:.0f} ms per run at most")
+
+
 def versions(torch) -> str:
     import numpy
 
@@ -804,6 +848,7 @@ def main(argv=None) -> int:
         section_memory(quick=True),
         section_cli(runs=5),
         section_training(15, torch),
+        section_serve(5),
     )
     if args.sweeps:
         section_sweeps(args.rounds or 3)
@@ -820,6 +865,7 @@ def main(argv=None) -> int:
         section_cli(runs=10)
         section_full_run(quick=False)
         section_training(41, torch)
+        section_serve(11)
         section_figures()
         section_sweeps(3)
     regress = [r for r in RESULTS if r["regress"]]

@@ -27,7 +27,7 @@ FLOORS = {
     "datainit": 5,
     "studies": 6,
     "io": 7,
-    "sweeps": 8,
+    "sweeps": 8, "serve": 8,
     "cli": 9,
 }
 NUMPY_FLOORS = ("engine", "theory", "training", "data")

@@ -131,3 +131,4 @@ from initlab.cli import compare as _compare, reproduce as _reproduce  # noqa: E4
 from initlab.cli import theory as _theory  # noqa: E402,F401
 from initlab.cli import train as _train  # noqa: E402,F401
 from initlab.cli import sweep as _sweep  # noqa: E402,F401
+from initlab.cli import serve as _serve  # noqa: E402,F401
