@@ -116,6 +116,11 @@ def saturation_note(result) -> str | None:
             f"{100 * worst['act_saturated']:.1f}% (layer {worst['layer']}); finite values, not an overflow")
 
 
+def warn_line(line: str) -> None:
+    """One warning line on stderr (``initlab: warning: ...``), flushed: it comes before the work."""
+    print(line, file=sys.stderr, flush=True)
+
+
 def parse_sets(items: list[str] | None) -> list[tuple[str, object]]:
     from initlab.config.scalars import parse_set
 
@@ -137,14 +142,19 @@ def run(
                                                     "the loss's draws).")] = False,
     figures: Annotated[bool, typer.Option("--figures/--no-figures", help="Draw the PNG figures.")] = True,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Do not print the table.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Run even when the memory estimate says it "
+                                                        "will not fit (README: Bad input).")] = False,
 ) -> None:
     """Run one experiment and write its per-layer statistics and figures."""
+    from initlab.runs import budget
     from initlab.runs.experiment import run as run_experiment
     from initlab.io import configfile, results, save
 
     cfg = configfile.load(config, sets=parse_sets(set_), seed=seed, backward=backward)
     folder = out or Path("results") / cfg.name
     results.check_output_dir(folder)
+    budget.preflight(budget.estimate_run(cfg, save_weights=save_weights, figures=figures), force=force,
+                     warn=warn_line)
     t0 = time.perf_counter()
     import numpy as np
 

@@ -156,6 +156,8 @@ def train(
                                                help="Also write weights.npz (initial and final).")] = False,
     figures: Annotated[bool, typer.Option("--figures/--no-figures", help="Draw the PNG figures.")] = True,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar, no table.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Run even when the memory estimate says it "
+                                                        "will not fit (README: Bad input).")] = False,
 ) -> None:
     """Train a network and record its per-layer statistics while it learns.
 
@@ -166,6 +168,7 @@ def train(
     cfg, src = load_config(config, parse_sets(set_), seed)
     folder = out or Path("results") / cfg.name
     results.check_output_dir(folder)
+    preflight([cfg], src, save_weights=save_weights, figures=figures, force=force)
     console = make_console()
     t0 = time.perf_counter()
     result = train_one(cfg, src, save_weights=save_weights, console=console,
@@ -226,8 +229,23 @@ def list_optimizers() -> None:
 
 # --- compare --train -------------------------------------------------------------------------
 
+def preflight(configs, src, *, save_weights: bool, figures: bool, force: bool) -> None:
+    """The memory and time check of :mod:`initlab.runs.budget` for training ``configs`` one after
+    another (refusals placed at their YAML line)."""
+    from initlab.cli.run import warn_line
+    from initlab.errors import ConfigError
+    from initlab.runs import budget
+
+    ests = [budget.estimate_train(c, save_weights=save_weights, figures=figures) for c in configs]
+    est = ests[0] if len(ests) == 1 else budget.combine("this comparison", ests)
+    try:
+        budget.preflight(est, force=force, warn=warn_line)
+    except ConfigError as e:
+        raise src.place(e) from None
+
+
 def compare_train(inits: list[str], act: str | None, config: Path | None, sets, seed, out: Path | None,
-                  figures: bool, quiet: bool) -> None:
+                  figures: bool, quiet: bool, force: bool = False) -> None:
     """``initlab compare INIT... --config C --train``: every initializer on the same data, split,
     batches and seed; one line per initializer."""
     from initlab.config import training
@@ -262,6 +280,7 @@ def compare_train(inits: list[str], act: str | None, config: Path | None, sets, 
     name = "-".join(["compare-train", base.name, act_name] + slugs)
     folder = out or Path("results") / name
     results.check_output_dir(folder)
+    preflight(configs, src, save_weights=False, figures=figures, force=force)
     console = make_console()
     progress = not quiet and console.is_terminal
     t0 = time.perf_counter()
