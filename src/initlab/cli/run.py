@@ -171,6 +171,9 @@ def run(
         note = saturation_note(result)
         if note:
             console.print(note, soft_wrap=True)
+        theory = result.theory.get("note") or ""
+        if "overflows float64" in theory:  # a legal extreme value: said once, not an error
+            console.print(f"note: {theory}", soft_wrap=True, markup=False)
     warn_overflow(result)
     console.print(f"wrote {folder}/ ({', '.join(sorted(p.name for p in folder.iterdir()))}) "
                   f"in {elapsed:.2f} s", soft_wrap=True)

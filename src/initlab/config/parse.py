@@ -245,6 +245,14 @@ def _stats(ctx: Ctx, v: Any) -> StatsConfig:
                      bins=_int(ctx, "stats.bins", d["bins"]), range=rng)
     if st.bins > MAX_BINS:
         raise ctx.err("stats.bins", f"must be at most {MAX_BINS}, got {st.bins}")
+    if rng is not None:
+        from initlab.engine.histograms import MAX_HIST_ABS, range_problem
+
+        why = range_problem(rng[0], rng[1], st.bins)
+        if why:
+            raise ctx.err("stats.range", f"[{rng[0]:g}, {rng[1]:g}] cannot be a histogram range: {why}; "
+                                         f"valid: low < high within +-{MAX_HIST_ABS:g}, at least "
+                                         f"{st.bins} x 2.2e-308 apart (or leave it out: the activation's range)")
     return st
 
 

@@ -328,6 +328,21 @@ def staged_dir(out: str | Path) -> Iterator[Path]:
         raise
 
 
+@contextlib.contextmanager
+def quiet_numerics() -> Iterator[None]:
+    """Around drawing figures: numpy's floating-point warnings and matplotlib's RuntimeWarnings
+    (log scale of a 0, overflow in an axis transform) stay off stderr. A legal overflow run is
+    reported once, by the command's own warning line; these would only repeat it as noise."""
+    import warnings
+
+    import numpy as np
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        with np.errstate(all="ignore"):
+            yield
+
+
 def write_text(folder: Path, name: str, text: str) -> Path:
     p = folder / name
     p.write_text(text, encoding="utf-8")

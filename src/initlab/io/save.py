@@ -73,7 +73,8 @@ def save_run(result: RunResult, out: str | Path, *, figures: bool = True, elapse
         if figures:
             from initlab.plots import run_figures
 
-            run_figures.draw_all(doc, stage)
+            with results.quiet_numerics():
+                run_figures.draw_all(doc, stage)
         extra = {
             "kind": "run",
             "name": result.config.name,

@@ -142,7 +142,8 @@ def _figures(call: str, folder: Path) -> list[Path]:
     """``initlab.plots.train_figures.<call>(folder)`` (matplotlib imported here, on use)."""
     from initlab.plots import train_figures
 
-    return list(getattr(train_figures, call)(folder))
+    with results.quiet_numerics():
+        return list(getattr(train_figures, call)(folder))
 
 
 def save_train(result, out: str | Path, *, figures: bool = True, command: str | None = None) -> Path:
