@@ -48,10 +48,15 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point: one line on stderr and exit 2 for usage/config errors, 1 for bugs.
 
     Exit codes: 0 success (an overflow is a reported result; also when the reader of stdout
-    stops early, as ``| head`` does: the files are written first), 1 internal error, 2 usage or
-    configuration error, 130 interrupted (Ctrl-C), 143 terminated (SIGTERM). Interrupts and
-    SIGTERM unwind normally, so a result folder being written is removed, never left half.
+    stops early, as ``| head`` does: the files are written first; and when a signal arrives
+    after the result folder was swapped in: the new result is complete, and the message says
+    so), 1 internal error, 2 usage or configuration error, 130 interrupted (Ctrl-C), 143
+    terminated (SIGTERM). Interrupts and SIGTERM unwind normally, so a result folder being
+    written is removed, never left half; 130/143 mean the folder holds what it held before.
     """
+    from initlab.io import results
+
+    results.forget_commits()
     import signal
     import threading
 
@@ -67,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         rv = app(args=argv, prog_name="initlab", standalone_mode=False)
         if rv == 130:  # typer turns KeyboardInterrupt into Exit(130)
-            print("initlab: interrupted", file=sys.stderr)
+            return _signalled("interrupted", 130)
         return rv if isinstance(rv, int) else 0
     except InitlabError as e:
         print(f"initlab: error: {_one_line(e)}", file=sys.stderr)
@@ -75,17 +80,14 @@ def main(argv: list[str] | None = None) -> int:
     except typer.Exit as e:
         return e.exit_code
     except typer.Abort:
-        print("initlab: interrupted", file=sys.stderr)
-        return 130
+        return _signalled("interrupted", 130)
     except ClickException as e:
         print(f"initlab: error: {_usage_message(e)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("initlab: interrupted", file=sys.stderr)
-        return 130
+        return _signalled("interrupted", 130)
     except Terminated:
-        print("initlab: terminated", file=sys.stderr)
-        return 143
+        return _signalled("terminated", 143)
     except BrokenPipeError:
         # The reader of stdout is gone (`initlab run ... | head -3`). Every command writes its
         # files before it prints, so the work is done: exit 0, quietly, and let nothing more be
@@ -110,6 +112,51 @@ def main(argv: list[str] | None = None) -> int:
             signal.signal(signal.SIGTERM, previous)
 
 
+def _signalled(what: str, code: int) -> int:
+    """The exit code and line for a signal: ``code`` (130/143) when no result folder was swapped
+    in (the folder holds what it held before), else 0: the new result is complete, and the line
+    says so (the table or summary may be missing from the terminal)."""
+    from initlab.io import results
+
+    done = results.committed()
+    if done:
+        print(f"initlab: {what} after the result was complete: {done[-1]}/ holds the new result (exit 0)",
+              file=sys.stderr)
+        return 0
+    print(f"initlab: {what}", file=sys.stderr)
+    return code
+
+
+def _exit_quietly(rc: int) -> None:
+    """After the command: flush what it printed, then let SIGINT/SIGTERM during interpreter
+    shutdown end the process with one line and the command's own exit code ``rc`` (the work is
+    done; a default handler would kill it silently with another code)."""
+    import os
+    import signal
+
+    for f in (sys.stdout, sys.stderr):
+        try:
+            f.flush()
+        except (OSError, ValueError):
+            pass
+    line = f"initlab: signal while exiting; the command had finished (exit {rc})\n".encode()
+
+    def _finished(signum, frame):
+        try:
+            os.write(2, line)
+        finally:
+            os._exit(rc)
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            signal.signal(sig, _finished)
+        except (ValueError, OSError):  # pragma: no cover - not the main thread
+            pass
+    from initlab.io.results import pause_point
+
+    pause_point("exiting")
+
+
 def _silence_stdout() -> None:
     import os
 
@@ -121,7 +168,9 @@ def _silence_stdout() -> None:
 
 
 def entry() -> None:
-    sys.exit(main())
+    rc = main()
+    _exit_quietly(rc)
+    sys.exit(rc)
 
 
 # Command modules register themselves on ``app`` when imported; they import heavy modules

@@ -256,15 +256,25 @@ def _stats(ctx: Ctx, v: Any) -> StatsConfig:
     return st
 
 
+def folder_name(ctx: Ctx, name: Any) -> str:
+    """``name``: the default result folder's name and the figures' titles, so a non-empty
+    string of printable characters (no NUL, newline or other control character) without '/'."""
+    if not isinstance(name, str) or not name or "/" in name or name in (".", ".."):
+        raise ctx.err("name", f"must be a non-empty folder name without '/', got {name!r}")
+    if not name.isprintable():
+        bad = next(c for c in name if not c.isprintable())
+        raise ctx.err("name", f"must be a folder name of printable characters, got {name!r} (with "
+                              f"{bad!r}); valid: letters, digits, '-', '_', '.' and spaces")
+    return name
+
+
 def build(ctx: Ctx, data: Any, default_name: str | None = None) -> Config:
     """The :class:`Config` of the mapping ``data`` (``None``: all defaults), structurally
     checked; ``default_name`` (else the schema's) when ``data`` has no ``name``."""
     if default_name is not None and (data is None or isinstance(data, Mapping) and "name" not in data):
         data = {**(data or {}), "name": default_name}
     top = _section(ctx, "", data, Config)
-    name = top["name"]
-    if not isinstance(name, str) or not name or "/" in name or name in (".", ".."):
-        raise ctx.err("name", f"must be a non-empty folder name without '/', got {name!r}")
+    name = folder_name(ctx, top["name"])
     return Config(
         name=name,
         seed=_int(ctx, "seed", top["seed"], minimum=0),

@@ -5,7 +5,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from initlab.config.parse import (Ctx, _bool, _choice, _float, _int, _stats, check_layer_bytes, depth_of, given_keys, _spec,
+from initlab.config.parse import (Ctx, _bool, _choice, _float, _int, _stats, folder_name, check_layer_bytes, depth_of, given_keys, _spec,
                                   type_name, widths)
 from initlab.config.schema import Spec
 from initlab.config.validate import _check_params
@@ -212,9 +212,7 @@ def from_dict(data: Any, lines: Mapping[str, int] | None = None, default_name: s
         data = {}
     top = given_keys(ctx, "", data, TrainConfig)
 
-    name = top.get("name", default_name)
-    if not isinstance(name, str) or not name or "/" in name or name in (".", ".."):
-        raise ctx.err("name", f"must be a non-empty folder name without '/', got {name!r}")
+    name = folder_name(ctx, top.get("name", default_name))
     seed = _int(ctx, "seed", top.get("seed", 0), minimum=0)
     dtype = _choice(ctx, "dtype", top.get("dtype", "float64"), DTYPES, "dtype")
 

@@ -397,7 +397,7 @@ def uniform(low: float = -1.0, high: float = 1.0) -> Initializer:
         return _uniform(rng, shape, dt, low, high)
 
     return Initializer("uniform", {"low": low, "high": high}, sample,
-                       lambda fan_in, fan_out: (0.5 * (low + high), (high - low) ** 2 / 12.0),
+                       lambda fan_in, fan_out: (0.5 * low + 0.5 * high, (high - low) * (high - low) / 12.0),  # inf, not OverflowError
                        low == -high)
 
 

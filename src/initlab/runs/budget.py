@@ -259,6 +259,7 @@ def estimate_run(cfg, *, save_weights: bool = False, figures: bool = True) -> Es
         e.fields["saved weights"] = "network.width"
     if figures:
         e.parts["figures"] = FIGURE_BYTES
+        e.fields["figures"] = "--figures"
     flops = 2.0 * b * sum(i * o for i, o in layers)
     draws = sum(i * o for i, o in layers)
     entries = b * hidden
@@ -281,6 +282,7 @@ def estimate_compare(configs, seeds: int = 1, *, figures: bool = True) -> Estima
         seeds * sum(c.input.batch * 8 for c in configs)
     if figures:
         e.parts["figures"] = FIGURE_BYTES
+        e.fields["figures"] = "--figures"
         e.fixed += FIGURE_SECONDS
     return e
 
@@ -339,6 +341,7 @@ def estimate_train(cfg, *, save_weights: bool = False, figures: bool = True) -> 
                      "rows and histograms": "train.steps"})
     if figures:
         e.parts["figures"] = FIGURE_BYTES
+        e.fields["figures"] = "--figures"
     wsum = sum(i * o for i, o in layers)
     evals = steps // max(1, t.eval_every) + 1
     flops = 6.0 * batch * wsum * steps + 2.0 * (n_train + n_test) * wsum * evals
