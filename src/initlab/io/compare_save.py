@@ -31,6 +31,7 @@ from initlab.runs import compare as C
 from initlab.config import to_dict
 from initlab.fmt import number
 from initlab.io import results
+from initlab.io.quiet import quiet_numerics
 from initlab.io.results import table_markdown
 
 REPORT = "REPORT.md"
@@ -159,7 +160,7 @@ def save_comparison(comp: C.Comparison, out: str | Path, *, figures: bool = True
         if figures:
             from initlab.plots import compare_figures as F
 
-            with results.quiet_numerics():
+            with quiet_numerics():
                 F.std_by_layer(doc, stage / "std_by_layer.png", ("act_std", "grad_act_std"))
                 F.histogram_grid(doc, stage / "histograms.png", "act")
                 if comp.backward:

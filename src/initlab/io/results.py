@@ -270,14 +270,12 @@ def pause_point(point: str) -> None:
     os.read(int(fd), 1)
 
 
-# The result folders this process has swapped in (see :func:`committed`).
-_COMMITTED: list[Path] = []
+_COMMITTED: list[Path] = []  # the result folders this process has swapped in
 
 
 def committed() -> list[Path]:
-    """The output folders swapped in by this process since :func:`forget_commits`: their new
-    results are complete. The CLI reads it when a signal arrives, so that the exit code and the
-    message say what the folder holds (README: exit codes)."""
+    """The output folders swapped in since :func:`forget_commits` (their new results are
+    complete): the CLI's exit code and message after a signal say so (README: exit codes)."""
     return list(_COMMITTED)
 
 
@@ -286,10 +284,8 @@ def forget_commits() -> None:
 
 
 def _check_replaceable(out: Path) -> None:
-    """Before the swap: the previous result's folder must take the removal of its files
-    (write permission on the folder itself), or the swap would succeed and the old files could
-    not be removed afterwards. Checked before anything is swapped, so a refusal leaves the
-    previous result intact."""
+    """The previous result's folder must take the removal of its files (write permission on the
+    folder itself), or the swap would succeed and its old files stay; refused before any swap."""
     if out.is_dir() and not os.access(out, os.W_OK | os.X_OK):
         raise InitlabError(f"--out: cannot replace {out}: the folder is read-only (its files could not be "
                            f"removed); make it writable (chmod u+w {out}) or {_VALID_OUT} in a folder "
@@ -297,8 +293,8 @@ def _check_replaceable(out: Path) -> None:
 
 
 def _discard(old: Path) -> None:
-    """Remove the previous result after the swap. The new result is complete by then, so a
-    failure is a warning (the old files stay in the hidden ``old`` folder), not an error."""
+    """Remove the previous result after the swap: the new one is complete, so a failure is a
+    warning (the old files stay in the hidden ``old``), not an error."""
     try:
         shutil.rmtree(old)
     except OSError as exc:
@@ -379,25 +375,10 @@ def staged_dir(out: str | Path) -> Iterator[Path]:
         if old is not None:
             _discard(old)
         _fsync(out.parent, directory=True)
-    except BaseException:  # a signal after the commit: finish the cleanup, let the CLI report it
+    except BaseException:  # a signal after the commit: finish the cleanup, the CLI reports it
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
         raise
-
-
-@contextlib.contextmanager
-def quiet_numerics() -> Iterator[None]:
-    """Around drawing figures: numpy's floating-point warnings and matplotlib's RuntimeWarnings
-    (log scale of a 0, overflow in an axis transform) stay off stderr. A legal overflow run is
-    reported once, by the command's own warning line; these would only repeat it as noise."""
-    import warnings
-
-    import numpy as np
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        with np.errstate(all="ignore"):
-            yield
 
 
 def write_text(folder: Path, name: str, text: str) -> Path:

@@ -10,6 +10,7 @@ import numpy as np
 from initlab.config import to_dict
 from initlab.runs.experiment import RunResult, columns
 from initlab.io import results
+from initlab.io.quiet import quiet_numerics
 
 
 def histogram_data(hists) -> dict | None:
@@ -73,7 +74,7 @@ def save_run(result: RunResult, out: str | Path, *, figures: bool = True, elapse
         if figures:
             from initlab.plots import run_figures
 
-            with results.quiet_numerics():
+            with quiet_numerics():
                 run_figures.draw_all(doc, stage)
         extra = {
             "kind": "run",
