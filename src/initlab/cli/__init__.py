@@ -127,34 +127,29 @@ def _signalled(what: str, code: int) -> int:
     return code
 
 
-def _exit_quietly(rc: int) -> None:
-    """After the command: flush what it printed, then let SIGINT/SIGTERM during interpreter
-    shutdown end the process with one line and the command's own exit code ``rc`` (the work is
-    done; a default handler would kill it silently with another code)."""
+def _late_signals(state: dict) -> None:
+    """Handle SIGINT/SIGTERM once the command has returned (``state["rc"]``, its exit code),
+    while the interpreter shuts down: one line, and the command's own exit code (a default
+    handler would kill the process silently with another code). Before the code is known (the
+    instant between the command's end and this), the code follows the folder: 0 when a result
+    was swapped in, else 143."""
     import os
     import signal
 
-    for f in (sys.stdout, sys.stderr):
-        try:
-            f.flush()
-        except (OSError, ValueError):
-            pass
-    line = f"initlab: signal while exiting; the command had finished (exit {rc})\n".encode()
+    from initlab.io import results
 
-    def _finished(signum, frame):
+    def finished(signum, frame):
+        rc = state["rc"] if state["rc"] is not None else (0 if results.committed() else 143)
         try:
-            os.write(2, line)
+            os.write(2, f"initlab: signal while exiting; the command had finished (exit {rc})\n".encode())
         finally:
             os._exit(rc)
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         try:
-            signal.signal(sig, _finished)
+            signal.signal(sig, finished)
         except (ValueError, OSError):  # pragma: no cover - not the main thread
             pass
-    from initlab.io.results import pause_point
-
-    pause_point("exiting")
 
 
 def _silence_stdout() -> None:
@@ -168,9 +163,30 @@ def _silence_stdout() -> None:
 
 
 def entry() -> None:
-    rc = main()
-    _exit_quietly(rc)
-    sys.exit(rc)
+    """The console script: :func:`main`, then the exit, with signals during shutdown handled
+    (:func:`_late_signals`; tested at the pause point ``exiting``)."""
+    import signal
+
+    state: dict = {"rc": None}
+    _late_signals(state)  # SIGTERM: main() installs its own and restores this one when it ends
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C during the work: as always
+    try:
+        state["rc"] = main()
+    except KeyboardInterrupt:  # Ctrl-C in the instant after main() returned: its code is lost
+        from initlab.io import results
+
+        state["rc"] = 0 if results.committed() else 130
+        print(f"initlab: signal while exiting; the command had finished (exit {state['rc']})", file=sys.stderr)
+    _late_signals(state)
+    for f in (sys.stdout, sys.stderr):
+        try:
+            f.flush()
+        except (OSError, ValueError):
+            pass
+    from initlab.io.results import pause_point
+
+    pause_point("exiting")
+    sys.exit(state["rc"])
 
 
 # Command modules register themselves on ``app`` when imported; they import heavy modules
