@@ -338,3 +338,63 @@ def test_memory_estimate_is_within_a_factor_of_the_measured_peak(case, tmp_path)
     ratio = d["estimate"] / d["measured"]
     assert d["measured"] > 50 * 2**20, d  # large enough to mean something
     assert 1 / ESTIMATE_FACTOR <= ratio <= ESTIMATE_FACTOR, (case, d, ratio)
+
+
+def test_read_only_result_folder_real_permissions(tmp_path):
+    """The same with real permission bits: a result folder owned by an unprivileged user, mode
+    555, in a folder that user may write to. As root the test forks and drops to 'nobody' (root
+    would bypass the bits); the child runs the CLI in-process with everything imported."""
+    import shutil
+    import tempfile
+
+    from test_bad_inputs import _warm_up
+
+    base = Path(tempfile.mkdtemp(prefix="initlab-ro-"))
+    try:
+        base.chmod(0o777)
+        cfg = write_yaml(base / "c.yaml", SMALL)
+        cfg.chmod(0o644)
+        out = base / "out"
+        assert invoke(["run", str(cfg), "--out", str(out), "--no-figures", "-q"])[0] == 0
+        before = {p.name: sha(p) for p in out.iterdir()}
+        args = ["run", str(cfg), "--out", str(out), "--no-figures", "-q", "--seed", "3"]
+        if os.geteuid() != 0:
+            out.chmod(0o555)
+            rc, o, err = invoke(args)
+        else:
+            try:
+                import pwd
+
+                nobody = pwd.getpwnam("nobody")
+            except (ImportError, KeyError):
+                pytest.skip("no 'nobody' user to drop privileges to")
+            for p in [out, *out.iterdir()]:
+                os.chown(p, nobody.pw_uid, nobody.pw_gid)
+            out.chmod(0o555)
+            _warm_up(cfg, base / "warm")
+            r, w = os.pipe()
+            pid = os.fork()
+            if pid == 0:  # child: drop privileges, run, report, exit without pytest's cleanup
+                status = 3
+                try:
+                    os.close(r)
+                    os.setgroups([])
+                    os.setgid(nobody.pw_gid)
+                    os.setuid(nobody.pw_uid)
+                    os.chdir(base)
+                    os.write(w, json.dumps(invoke(args)).encode())
+                    status = 0
+                finally:
+                    os._exit(status)
+            os.close(w)
+            with os.fdopen(r, "rb") as f:
+                data = f.read()
+            _, status = os.waitpid(pid, 0)
+            assert status == 0 and data, "the unprivileged child failed"
+            rc, o, err = json.loads(data)
+        assert_refused(rc, o, err, f"--out: cannot replace {out}: the folder is read-only")
+        assert {p.name: sha(p) for p in out.iterdir()} == before
+        assert stages(base) == []
+    finally:
+        (base / "out").chmod(0o755)
+        shutil.rmtree(base)
