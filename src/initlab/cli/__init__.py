@@ -48,10 +48,15 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point: one line on stderr and exit 2 for usage/config errors, 1 for bugs.
 
     Exit codes: 0 success (an overflow is a reported result; also when the reader of stdout
-    stops early, as ``| head`` does: the files are written first), 1 internal error, 2 usage or
-    configuration error, 130 interrupted (Ctrl-C), 143 terminated (SIGTERM). Interrupts and
-    SIGTERM unwind normally, so a result folder being written is removed, never left half.
+    stops early, as ``| head`` does: the files are written first; and when a signal arrives
+    after the result folder was swapped in: the new result is complete, and the message says
+    so), 1 internal error, 2 usage or configuration error, 130 interrupted (Ctrl-C), 143
+    terminated (SIGTERM). Interrupts and SIGTERM unwind normally, so a result folder being
+    written is removed, never left half; 130/143 mean the folder holds what it held before.
     """
+    from initlab.io import results
+
+    results.forget_commits()
     import signal
     import threading
 
@@ -67,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         rv = app(args=argv, prog_name="initlab", standalone_mode=False)
         if rv == 130:  # typer turns KeyboardInterrupt into Exit(130)
-            print("initlab: interrupted", file=sys.stderr)
+            return _signalled("interrupted", 130)
         return rv if isinstance(rv, int) else 0
     except InitlabError as e:
         print(f"initlab: error: {_one_line(e)}", file=sys.stderr)
@@ -75,17 +80,14 @@ def main(argv: list[str] | None = None) -> int:
     except typer.Exit as e:
         return e.exit_code
     except typer.Abort:
-        print("initlab: interrupted", file=sys.stderr)
-        return 130
+        return _signalled("interrupted", 130)
     except ClickException as e:
         print(f"initlab: error: {_usage_message(e)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("initlab: interrupted", file=sys.stderr)
-        return 130
+        return _signalled("interrupted", 130)
     except Terminated:
-        print("initlab: terminated", file=sys.stderr)
-        return 143
+        return _signalled("terminated", 143)
     except BrokenPipeError:
         # The reader of stdout is gone (`initlab run ... | head -3`). Every command writes its
         # files before it prints, so the work is done: exit 0, quietly, and let nothing more be
@@ -110,6 +112,46 @@ def main(argv: list[str] | None = None) -> int:
             signal.signal(signal.SIGTERM, previous)
 
 
+def _signalled(what: str, code: int) -> int:
+    """The exit code and line for a signal: ``code`` (130/143) when no result folder was swapped
+    in (the folder holds what it held before), else 0: the new result is complete, and the line
+    says so (the table or summary may be missing from the terminal)."""
+    from initlab.io import results
+
+    done = results.committed()
+    if done:
+        print(f"initlab: {what} after the result was complete: {done[-1]}/ holds the new result (exit 0)",
+              file=sys.stderr)
+        return 0
+    print(f"initlab: {what}", file=sys.stderr)
+    return code
+
+
+def _late_signals(state: dict) -> None:
+    """Handle SIGINT/SIGTERM once the command has returned (``state["rc"]``, its exit code),
+    while the interpreter shuts down: one line, and the command's own exit code (a default
+    handler would kill the process silently with another code). Before the code is known (the
+    instant between the command's end and this), the code follows the folder: 0 when a result
+    was swapped in, else 143."""
+    import os
+    import signal
+
+    from initlab.io import results
+
+    def finished(signum, frame):
+        rc = state["rc"] if state["rc"] is not None else (0 if results.committed() else 143)
+        try:
+            os.write(2, f"initlab: signal while exiting; the command had finished (exit {rc})\n".encode())
+        finally:
+            os._exit(rc)
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            signal.signal(sig, finished)
+        except (ValueError, OSError):  # pragma: no cover - not the main thread
+            pass
+
+
 def _silence_stdout() -> None:
     import os
 
@@ -121,7 +163,30 @@ def _silence_stdout() -> None:
 
 
 def entry() -> None:
-    sys.exit(main())
+    """The console script: :func:`main`, then the exit, with signals during shutdown handled
+    (:func:`_late_signals`; tested at the pause point ``exiting``)."""
+    import signal
+
+    state: dict = {"rc": None}
+    _late_signals(state)  # SIGTERM: main() installs its own and restores this one when it ends
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C during the work: as always
+    try:
+        state["rc"] = main()
+    except KeyboardInterrupt:  # Ctrl-C in the instant after main() returned: its code is lost
+        from initlab.io import results
+
+        state["rc"] = 0 if results.committed() else 130
+        print(f"initlab: signal while exiting; the command had finished (exit {state['rc']})", file=sys.stderr)
+    _late_signals(state)
+    for f in (sys.stdout, sys.stderr):
+        try:
+            f.flush()
+        except (OSError, ValueError):
+            pass
+    from initlab.io.results import pause_point
+
+    pause_point("exiting")
+    sys.exit(state["rc"])
 
 
 # Command modules register themselves on ``app`` when imported; they import heavy modules

@@ -93,6 +93,8 @@ def compare(
     train: Annotated[bool, typer.Option("--train", help="Train each initializer on the --config training "
                                                        "config (same data, batches, seed) instead of "
                                                        "comparing step 0.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Run even when the memory estimate says it "
+                                                        "will not fit (README: Bad input).")] = False,
 ) -> None:
     """Compare initializers on one network: the same input, seeds and activation for all.
 
@@ -120,7 +122,7 @@ def compare(
             raise ConfigError("--seeds", "compare --train runs one seed; give --seed N")
         sets = parse_sets(set_) + [(k, v) for k, v in (("network.depth", depth), ("network.width", width),
                                                        ("dtype", dtype)) if v is not None]
-        return compare_train(inits, act, config, sets, seed, out, figures, quiet)
+        return compare_train(inits, act, config, sets, seed, out, figures, quiet, force)
     specs = [parse_spec(s, "initializer") for s in inits]
     act_spec = parse_spec(act, "activation") if act is not None else None
     data, lines = configfile.read(config) if config is not None else ({}, {})
@@ -131,6 +133,11 @@ def compare(
     entries = C.entries(data, specs, act_spec, sets, lines=lines, name=name, seed=seed, backward=backward)
     folder = out or Path("results") / name
     results.check_output_dir(folder)
+    from initlab.cli.run import warn_line
+    from initlab.runs import budget
+
+    budget.preflight(budget.estimate_compare([e.config for e in entries], seeds, figures=figures),
+                     force=force, warn=warn_line)
     replaced = existing(folder)
     from initlab.cli.progress import bars
 

@@ -113,6 +113,11 @@ def saturation_note(result) -> str | None:
             f"{100 * worst['act_saturated']:.1f}% (layer {worst['layer']}); finite values, not an overflow")
 
 
+def warn_line(line: str) -> None:
+    """One warning line on stderr (``initlab: warning: ...``), flushed: it comes before the work."""
+    print(line, file=sys.stderr, flush=True)
+
+
 def parse_sets(items: list[str] | None) -> list[tuple[str, object]]:
     from initlab.config.scalars import parse_set
 
@@ -160,8 +165,11 @@ def run(
                                                     "the loss's draws).")] = False,
     figures: Annotated[bool, typer.Option("--figures/--no-figures", help="Draw the PNG figures.")] = True,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No table, no progress bar.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Run even when the memory estimate says it "
+                                                        "will not fit (README: Bad input).")] = False,
 ) -> None:
     """Run one experiment and write its per-layer statistics and figures."""
+    from initlab.runs import budget
     from initlab.runs.experiment import run as run_experiment
     from initlab.io import configfile, results, save
 
@@ -169,6 +177,8 @@ def run(
     cfg = configfile.load(config, sets=sets, seed=seed, backward=backward)
     folder = out or Path("results") / cfg.name
     results.check_output_dir(folder)
+    budget.preflight(budget.estimate_run(cfg, save_weights=save_weights, figures=figures), force=force,
+                     warn=warn_line)
     replaced = existing(folder)
     from initlab.cli.progress import bars
 
@@ -189,6 +199,9 @@ def run(
         note = saturation_note(result)
         if note:
             console.print(note, soft_wrap=True)
+        theory = result.theory.get("note") or ""
+        if "overflows float64" in theory:  # a legal extreme value: said once, not an error
+            console.print(f"note: {theory}", soft_wrap=True, markup=False)
     warn_overflow(result)
     console.print(wrote(folder, elapsed, replaced), markup=False)
 

@@ -10,7 +10,7 @@ from typing import Annotated, Optional
 import typer
 
 from initlab.cli.app import app, console as make_console, existing, wrote
-from initlab.cli.run import list_app, parse_sets
+from initlab.cli.run import list_app, parse_sets, warn_line
 
 TABLE_ROWS = 21  # evaluation rows shown in the terminal (evenly spaced; all in history.csv)
 
@@ -156,6 +156,8 @@ def train(
                                                help="Also write weights.npz (initial and final).")] = False,
     figures: Annotated[bool, typer.Option("--figures/--no-figures", help="Draw the PNG figures.")] = True,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar, no table.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Run even when the memory estimate says it "
+                                                        "will not fit (README: Bad input).")] = False,
 ) -> None:
     """Train a network and record its per-layer statistics while it learns.
 
@@ -166,11 +168,15 @@ def train(
     cfg, src = load_config(config, parse_sets(set_), seed)
     folder = out or Path("results") / cfg.name
     results.check_output_dir(folder)
+    warnings = preflight([cfg], src, save_weights=save_weights, figures=figures, force=force)
     replaced = existing(folder)
     console = make_console()
     t0 = time.perf_counter()
+    ds = load_data(cfg, src)
+    for line in warnings:
+        warn_line(line)
     result = train_one(cfg, src, save_weights=save_weights, console=console,
-                       progress=not quiet and console.is_terminal)
+                       progress=not quiet and console.is_terminal, ds=ds)
     train_save.save_train(result, folder, figures=figures, command=" ".join(["initlab"] + sys.argv[1:]))
     if not quiet:
         print_history(result, console)
@@ -215,15 +221,43 @@ def list_optimizers() -> None:
 
 # --- compare --train -------------------------------------------------------------------------
 
+def preflight(configs, src, *, save_weights: bool, figures: bool, force: bool) -> list[str]:
+    """The memory check of :mod:`initlab.runs.budget` for training ``configs`` one after another
+    (a refusal placed at its YAML line), before the data is loaded; returns the warning lines,
+    printed once the data has loaded (a data error is then the only line)."""
+    from initlab.errors import ConfigError
+    from initlab.runs import budget
+
+    ests = [budget.estimate_train(c, save_weights=save_weights, figures=figures) for c in configs]
+    est = ests[0] if len(ests) == 1 else budget.combine("this comparison", ests)
+    try:
+        return budget.preflight(est, force=force)
+    except ConfigError as e:
+        raise src.place(e) from None
+
+
+def load_data(cfg, src):
+    """The data set of ``cfg``, its errors placed at their YAML line."""
+    import numpy as np
+
+    from initlab.errors import ConfigError
+    from initlab.runs import train as R
+
+    try:
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+            return R.load_data(cfg)
+    except ConfigError as e:
+        raise src.place(e) from None
+
+
 def compare_train(inits: list[str], act: str | None, config: Path | None, sets, seed, out: Path | None,
-                  figures: bool, quiet: bool) -> None:
+                  figures: bool, quiet: bool, force: bool = False) -> None:
     """``initlab compare INIT... --config C --train``: every initializer on the same data, split,
     batches and seed; one line per initializer."""
     from initlab.config import training
     from initlab.errors import ConfigError
     from initlab.io import results, train_save
     from initlab.runs import compare as C
-    from initlab.runs import train as R
 
     if config is None:
         raise ConfigError("--config", "compare --train needs a training config, e.g. "
@@ -251,18 +285,16 @@ def compare_train(inits: list[str], act: str | None, config: Path | None, sets, 
     name = "-".join(["compare-train", base.name, act_name] + slugs)
     folder = out or Path("results") / name
     results.check_output_dir(folder)
+    warnings = preflight(configs, src, save_weights=False, figures=figures, force=force)
     replaced = existing(folder)
     console = make_console()
     progress = not quiet and console.is_terminal
     t0 = time.perf_counter()
-    ds = None
+    ds = load_data(configs[0], src)  # one data set for all: the data stream ignores the initializer
+    for line in warnings:
+        warn_line(line)
     runs = []
     for spec, cfg in zip(specs, configs):
-        if ds is None:
-            try:
-                ds = R.load_data(cfg)  # one data set for all: the data stream ignores the initializer
-            except ConfigError as e:
-                raise src.place(e) from None
         runs.append(train_one(cfg, src, save_weights=False, console=console, progress=progress, ds=ds,
                               label=C.spec_text(spec)))
     elapsed = time.perf_counter() - t0

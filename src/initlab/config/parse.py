@@ -245,7 +245,27 @@ def _stats(ctx: Ctx, v: Any) -> StatsConfig:
                      bins=_int(ctx, "stats.bins", d["bins"]), range=rng)
     if st.bins > MAX_BINS:
         raise ctx.err("stats.bins", f"must be at most {MAX_BINS}, got {st.bins}")
+    if rng is not None:
+        from initlab.engine.histograms import MAX_HIST_ABS, range_problem
+
+        why = range_problem(rng[0], rng[1], st.bins)
+        if why:
+            raise ctx.err("stats.range", f"[{rng[0]:g}, {rng[1]:g}] cannot be a histogram range: {why}; "
+                                         f"valid: low < high within +-{MAX_HIST_ABS:g}, at least "
+                                         f"{st.bins} x 2.2e-308 apart (or leave it out: the activation's range)")
     return st
+
+
+def folder_name(ctx: Ctx, name: Any) -> str:
+    """``name``: the default result folder's name and the figures' titles, so a non-empty
+    string of printable characters (no NUL, newline or other control character) without '/'."""
+    if not isinstance(name, str) or not name or "/" in name or name in (".", ".."):
+        raise ctx.err("name", f"must be a non-empty folder name without '/', got {name!r}")
+    if not name.isprintable():
+        bad = next(c for c in name if not c.isprintable())
+        raise ctx.err("name", f"must be a folder name of printable characters, got {name!r} (with "
+                              f"{bad!r}); valid: letters, digits, '-', '_', '.' and spaces")
+    return name
 
 
 def build(ctx: Ctx, data: Any, default_name: str | None = None) -> Config:
@@ -254,9 +274,7 @@ def build(ctx: Ctx, data: Any, default_name: str | None = None) -> Config:
     if default_name is not None and (data is None or isinstance(data, Mapping) and "name" not in data):
         data = {**(data or {}), "name": default_name}
     top = _section(ctx, "", data, Config)
-    name = top["name"]
-    if not isinstance(name, str) or not name or "/" in name or name in (".", ".."):
-        raise ctx.err("name", f"must be a non-empty folder name without '/', got {name!r}")
+    name = folder_name(ctx, top["name"])
     return Config(
         name=name,
         seed=_int(ctx, "seed", top["seed"], minimum=0),

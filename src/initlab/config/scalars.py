@@ -52,6 +52,11 @@ MAX_ALIAS_EXPANSION = 10_000
 MAX_VALUE_CHARS = 2**20
 
 
+# What a merge key (``<<: *base``) is refused with, in a file and on the command line alike.
+MERGE_HINT = ("merge keys (<<) are not supported; write the keys out in this mapping, or give the "
+              "whole value as an alias (key: *anchor)")
+
+
 class YAMLLimitError(yaml.MarkedYAMLError):
     """A YAML text beyond :data:`MAX_NESTING` or :data:`MAX_ALIAS_EXPANSION` (or with an alias
     to a node that contains it). ``path`` is the dotted path where it was found (the first
@@ -119,6 +124,22 @@ class Loader(yaml.SafeLoader):
     def compose_mapping_node(self, anchor):
         return self._compose_collection(super().compose_mapping_node, anchor,
                                         lambda n: [x for kv in n.value for x in kv])
+
+    def construct_mapping(self, node, deep=False):
+        """PyYAML's mapping, refusing what a config file refuses too (:mod:`initlab.io.configfile`):
+        a merge key ``<<`` (:data:`MERGE_HINT`) and a key given twice (PyYAML keeps the last)."""
+        seen: set = set()
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                raise yaml.constructor.ConstructorError(None, None, MERGE_HINT, key_node.start_mark)
+            if isinstance(key_node, yaml.ScalarNode):
+                key = self.construct_object(key_node)
+                if key in seen:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"duplicate key '{key}'; each key may appear once per mapping",
+                        key_node.start_mark)
+                seen.add(key)
+        return super().construct_mapping(node, deep=deep)
 
     def _compose_collection(self, compose, anchor, children):
         # ``compose`` registers the new node under ``anchor`` before composing its children;

@@ -5,9 +5,9 @@ import math
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from initlab.config.parse import (Ctx, _bool, _choice, _float, _int, check_layer_bytes, depth_of, given_keys, _spec,
+from initlab.config.parse import (Ctx, _bool, _choice, _float, _int, _stats, folder_name, check_layer_bytes, depth_of, given_keys, _spec,
                                   type_name, widths)
-from initlab.config.schema import Spec, StatsConfig
+from initlab.config.schema import Spec
 from initlab.config.validate import _check_params
 from initlab.errors import ConfigError, suggest, unknown
 from initlab.config.train_schema import (CLIPS, DATA_KEYS, DEFAULT_STEPS, DEFAULT_THRESHOLD, DTYPES, LOSSES,
@@ -212,9 +212,7 @@ def from_dict(data: Any, lines: Mapping[str, int] | None = None, default_name: s
         data = {}
     top = given_keys(ctx, "", data, TrainConfig)
 
-    name = top.get("name", default_name)
-    if not isinstance(name, str) or not name or "/" in name or name in (".", ".."):
-        raise ctx.err("name", f"must be a non-empty folder name without '/', got {name!r}")
+    name = folder_name(ctx, top.get("name", default_name))
     seed = _int(ctx, "seed", top.get("seed", 0), minimum=0)
     dtype = _choice(ctx, "dtype", top.get("dtype", "float64"), DTYPES, "dtype")
 
@@ -280,19 +278,7 @@ def from_dict(data: Any, lines: Mapping[str, int] | None = None, default_name: s
         threshold=_threshold(ctx, t.get("threshold"), spec.task),
     )
 
-    d = given_keys(ctx, "stats", top.get("stats"), StatsConfig)
-    rng = d.get("range")
-    if rng is not None:
-        if not isinstance(rng, list) or len(rng) != 2:
-            raise ctx.err("stats.range", f"must be a list [low, high], got {rng!r}")
-        lo, hi = (_float(ctx, f"stats.range.{i}", x) for i, x in enumerate(rng))
-        if not lo < hi:
-            raise ctx.err("stats.range", f"needs low < high, got [{lo:g}, {hi:g}]")
-        rng = (lo, hi)
-    st = StatsConfig(histograms=_bool(ctx, "stats.histograms", d.get("histograms", True)),
-                     bins=_int(ctx, "stats.bins", d.get("bins", 50)), range=rng)
-    if st.bins > 100_000:
-        raise ctx.err("stats.bins", f"must be at most 100000, got {st.bins}")
+    st = _stats(ctx, top.get("stats"))  # the same checks as a run's (the range's too)
     return TrainConfig(name=name, seed=seed, dtype=dtype, data=data_cfg, network=net, train=train, stats=st)
 
 

@@ -299,7 +299,10 @@ def make_hardtanh(min_val: float = -1.0, max_val: float = 1.0) -> Activation:
         np.logical_and(h > lo, h < hi, out=out, casting="unsafe")
         return out
 
-    mid, half = 0.5 * (lo + hi), 0.5 * (hi - lo)
+    mid, half = 0.5 * lo + 0.5 * hi, 0.5 * hi - 0.5 * lo  # no overflow at +-1e308
+    if not mid - 0.99 * half < mid + 0.99 * half:
+        raise ConfigError("max_val", f"must exceed min_val by more than float64 resolves (the saturation "
+                                     f"band lies 1% inside [min_val, max_val]), got {min_val!r}, {max_val!r}")
     return Activation(
         "hardtanh", fn, deriv, "output", formula="clip(x, min_val, max_val)",
         source="Collobert 2004", hist_range=(lo, hi),

@@ -4,12 +4,59 @@ apart), bin indices as uint8 counted two at a time, or by the kernel in its one 
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import dataclass
 
 import numpy as np
 
 from initlab.engine import kernel
 from initlab.engine.moments import _TINY, _scratch, _sweep_step
+
+# --- ranges --------------------------------------------------------------------------------
+
+# Histogram edges stay within +-MAX_HIST_ABS: matplotlib's axis arithmetic (margins, ticks)
+# overflows float64 near its maximum (1.8e308; a range of [-8e307, 8e307] already fails).
+MAX_HIST_ABS = 1e300
+
+
+def range_problem(lo: float, hi: float, bins: int) -> str | None:
+    """Why ``[lo, hi]`` in ``bins`` bins cannot be a histogram's range, or None when it can:
+    finite ends within +-:data:`MAX_HIST_ABS`, ``lo < hi``, and bins that float64 can tell
+    apart (width ``(hi - lo) / bins`` at least the smallest normal float64, 2.2e-308, and every
+    edge distinct)."""
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        return "its ends must be finite numbers"
+    if not lo < hi:
+        return "needs low < high"
+    if max(abs(lo), abs(hi)) > MAX_HIST_ABS:
+        return f"its ends must lie within +-{MAX_HIST_ABS:g} (figures cannot draw wider ranges)"
+    width = (hi - lo) / bins
+    if not width >= sys.float_info.min:
+        return (f"its {bins} bins would be {width:.3g} wide, narrower than float64 can tell apart "
+                f"(at least {sys.float_info.min:.3g})")
+    edges = np.linspace(lo, hi, bins + 1)
+    if not np.all(np.diff(edges) > 0):
+        return f"its {bins} bins are narrower than float64 can tell apart at this magnitude"
+    return None
+
+
+def drawable_range(lo: float, hi: float, bins: int) -> tuple[float, float]:
+    """``[lo, hi]`` made a range :func:`range_problem` accepts: infinite or huge ends clipped to
+    +-:data:`MAX_HIST_ABS`, a range too narrow for its bins widened about its centre to the
+    narrowest one float64 resolves. For ranges derived from data or from an activation's
+    parameters (a leaky slope of 1e308 gives [-inf, 4]); a range the user wrote is refused
+    instead (:mod:`initlab.config.parse`)."""
+    lo = -MAX_HIST_ABS if not lo > -MAX_HIST_ABS else float(lo)  # NaN and -inf included
+    hi = MAX_HIST_ABS if not hi < MAX_HIST_ABS else float(hi)
+    if lo > hi:
+        lo, hi = hi, lo
+    mid = 0.5 * lo + 0.5 * hi
+    half = max(0.5 * (hi - lo), bins * max(sys.float_info.min, 4 * abs(mid) * sys.float_info.epsilon))
+    lo, hi = mid - half, mid + half
+    if range_problem(lo, hi, bins) is not None:  # pragma: no cover - safety net
+        lo, hi = -1.0, 1.0
+    return lo, hi
+
 
 # --- histograms -----------------------------------------------------------------------------
 

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import inspect
 import math
+import sys
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
@@ -181,10 +182,18 @@ def _nonneg(param: str, value: object) -> float:
     return x
 
 
+# A gain whose square (the variance scale) overflows float64 is refused: sqrt(float max).
+MAX_GAIN = math.sqrt(sys.float_info.max)  # 1.34e154
+
+
 def _gain(value: object) -> float:
     if isinstance(value, str) and value.strip().lower() == "auto":
         raise ConfigError("gain", "must be a positive number, got 'auto' (resolve it first)")
-    return _positive("gain", value)
+    g = _positive("gain", value)
+    if g * g > sys.float_info.max:
+        raise ConfigError("gain", f"must be at most {MAX_GAIN:.3g} (its square, the variance scale, must be "
+                                  f"finite in float64), got {value!r}")
+    return g
 
 
 def _integer(param: str, value: object) -> int:
@@ -388,7 +397,7 @@ def uniform(low: float = -1.0, high: float = 1.0) -> Initializer:
         return _uniform(rng, shape, dt, low, high)
 
     return Initializer("uniform", {"low": low, "high": high}, sample,
-                       lambda fan_in, fan_out: (0.5 * (low + high), (high - low) ** 2 / 12.0),
+                       lambda fan_in, fan_out: (0.5 * low + 0.5 * high, (high - low) * (high - low) / 12.0),  # inf, not OverflowError
                        low == -high)
 
 
@@ -498,7 +507,11 @@ def xavier_uniform(gain: float = 1.0) -> Initializer:
 def _he_scale(mode: object, negative_slope: object) -> tuple[str, float, float]:
     mode = _choice("mode", mode, ("fan_in", "fan_out"))
     a = _finite("negative_slope", negative_slope)
-    return mode, a, 2.0 / (1.0 + a * a)  # gain^2, gain = sqrt(2 / (1 + a^2))
+    scale = 2.0 / (1.0 + a * a)  # gain^2, gain = sqrt(2 / (1 + a^2))
+    if not scale > 0:  # |a| > 1.3e154: a^2 overflows and the gain underflows to 0
+        raise ConfigError("negative_slope", f"must be at most {MAX_GAIN:.3g} in size (the gain "
+                                            f"sqrt(2 / (1 + a^2)) underflows to 0 beyond), got {negative_slope!r}")
+    return mode, a, scale
 
 
 def he_normal(mode: str = "fan_in", negative_slope: float = 0.0) -> Initializer:

@@ -32,6 +32,7 @@ from initlab.config import to_dict
 from initlab.fmt import number
 from initlab.io import results
 from initlab.io.configfile import dump
+from initlab.io.quiet import quiet_numerics
 from initlab.io.results import table_markdown
 
 REPORT = "REPORT.md"
@@ -165,10 +166,11 @@ def save_comparison(comp: C.Comparison, out: str | Path, *, figures: bool = True
         if figures:
             from initlab.plots import compare_figures as F
 
-            F.std_by_layer(doc, stage / "std_by_layer.png", ("act_std", "grad_act_std"))
-            F.histogram_grid(doc, stage / "histograms.png", "act")
-            if comp.backward:
-                F.histogram_grid(doc, stage / "grad_histograms.png", "grad")
+            with quiet_numerics():
+                F.std_by_layer(doc, stage / "std_by_layer.png", ("act_std", "grad_act_std"))
+                F.histogram_grid(doc, stage / "histograms.png", "act")
+                if comp.backward:
+                    F.histogram_grid(doc, stage / "grad_histograms.png", "grad")
         extra = {
             "kind": "compare", "name": Path(out).name, "command": command,
             "seeds": [s.seeds for s in comp.series][0],

@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 
 from initlab.config import TOP_FIELDS, TOP_LABEL, Config, printable, resolve, to_dict
-from initlab.config.scalars import (MAX_ALIAS_EXPANSION, MAX_NESTING, MAX_VALUE_CHARS,  # noqa: F401 (limits:
+from initlab.config.scalars import (MAX_ALIAS_EXPANSION, MAX_NESTING, MAX_VALUE_CHARS, MERGE_HINT,  # noqa: F401 (limits:
                                     Loader, YAMLLimitError, one_line, parse_set)  # all here; parse_set: its old home)
 from initlab.errors import ConfigError
 
@@ -125,6 +125,8 @@ def parse(text: str, source: str = "<config>") -> tuple[Any, dict[str, int]]:
         if isinstance(n, yaml.MappingNode):
             out: dict[Any, Any] = {}
             for kn, vn in n.value:
+                if kn.tag == "tag:yaml.org,2002:merge":
+                    raise ConfigError(printable(path) or TOP_LABEL, MERGE_HINT, kn.start_mark.line + 1)
                 try:
                     key = loader.construct_object(kn, deep=True)
                 except yaml.YAMLError as exc:

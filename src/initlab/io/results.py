@@ -155,6 +155,8 @@ def check_output_dir(out: Path) -> None:
             if entries and MANIFEST not in entries:
                 raise InitlabError(f"--out: {out} is a non-empty folder without an initlab {MANIFEST}; "
                                    f"{_VALID_OUT}")
+            if entries:
+                _check_replaceable(out)
         parent = out.parent if str(out.parent) else Path(".")
         probe = parent
         while not (probe.exists() or probe.is_symlink()):
@@ -268,16 +270,52 @@ def pause_point(point: str) -> None:
     os.read(int(fd), 1)
 
 
+_COMMITTED: list[Path] = []  # the result folders this process has swapped in
+
+
+def committed() -> list[Path]:
+    """The output folders swapped in since :func:`forget_commits` (their new results are
+    complete): the CLI's exit code and message after a signal say so (README: exit codes)."""
+    return list(_COMMITTED)
+
+
+def forget_commits() -> None:
+    _COMMITTED.clear()
+
+
+def _check_replaceable(out: Path) -> None:
+    """The previous result's folder must take the removal of its files (write permission on the
+    folder itself), or the swap would succeed and its old files stay; refused before any swap."""
+    if out.is_dir() and not os.access(out, os.W_OK | os.X_OK):
+        raise InitlabError(f"--out: cannot replace {out}: the folder is read-only (its files could not be "
+                           f"removed); make it writable (chmod u+w {out}) or {_VALID_OUT} in a folder "
+                           "you can write to")
+
+
+def _discard(old: Path) -> None:
+    """Remove the previous result after the swap: the new one is complete, so a failure is a
+    warning (the old files stay in the hidden ``old``), not an error."""
+    try:
+        shutil.rmtree(old)
+    except OSError as exc:
+        import sys
+
+        print(f"initlab: warning: the new result is complete, but the previous one could not be removed "
+              f"({exc.strerror or exc}); it is left in {old}", file=sys.stderr)
+
+
 @contextlib.contextmanager
 def staged_dir(out: str | Path) -> Iterator[Path]:
     """Yield a fresh staging folder; on success it replaces ``out`` atomically, on any error
-    (or KeyboardInterrupt/SIGTERM) it is removed and ``out`` is untouched.
+    (or KeyboardInterrupt/SIGTERM) before the swap it is removed and ``out`` is untouched.
 
     The stage is a hidden sibling ``.<name>.<pid>.<random>.initlab-tmp`` (same file system,
     so the final rename is atomic). Parent folders created for ``out`` are removed again if
     the run fails, so a failed run leaves nothing behind. Stages of dead runs (SIGKILL) are
     removed here, by the next run. Write errors (permission, read-only, disk full) become an
-    :class:`InitlabError` naming ``--out``.
+    :class:`InitlabError` naming ``--out``. Everything (the manifest too) is written before the
+    swap; after it only the previous result is removed: the swap is the commit (recorded in
+    :func:`committed`), and nothing that happens after it can fail the command.
     """
     out = Path(out)
     check_output_dir(out)
@@ -290,6 +328,7 @@ def staged_dir(out: str | Path) -> Iterator[Path]:
         raise _write_error(out, exc) from None
     stage = _stage_name(out)
     old: Path | None = None
+    swapped = False
     try:
         for stale in stale_stages(out):
             shutil.rmtree(stale, ignore_errors=True)
@@ -305,26 +344,40 @@ def staged_dir(out: str | Path) -> Iterator[Path]:
                 _fsync(p)
         _fsync(stage, directory=True)
         if out.exists():
+            _check_replaceable(out)
             if _exchange(stage, out):
-                pause_point("swapped")
-                shutil.rmtree(stage)  # now holds the old results
+                swapped = True
+                old = stage  # now holds the previous result
             else:
                 old = _stage_name(out)
                 os.rename(out, old)
                 os.rename(stage, out)
-                pause_point("swapped")
-                shutil.rmtree(old)
-                old = None
+                swapped = True
         else:
             os.rename(stage, out)
-        _fsync(out.parent, directory=True)
+            swapped = True
     except BaseException as exc:
+        if swapped:  # the commit happened: only the cleanup below is left (a signal is handled by the CLI)
+            _COMMITTED.append(out)
+            if old is not None:
+                shutil.rmtree(old, ignore_errors=True)
+            raise
         shutil.rmtree(stage, ignore_errors=True)
         if old is not None and old.exists() and not out.exists():
             os.rename(old, out)  # interrupted between the two renames: put the old results back
         _remove_empty(created)
         if isinstance(exc, OSError) and exc.errno in _WRITE_ERRNOS:
             raise _write_error(out, exc) from None
+        raise
+    _COMMITTED.append(out)
+    try:
+        pause_point("swapped")
+        if old is not None:
+            _discard(old)
+        _fsync(out.parent, directory=True)
+    except BaseException:  # a signal after the commit: finish the cleanup, the CLI reports it
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
         raise
 
 

@@ -11,6 +11,7 @@ from initlab.config import to_dict
 from initlab.runs.experiment import RunResult, columns
 from initlab.io import results
 from initlab.io.configfile import dump
+from initlab.io.quiet import quiet_numerics
 
 
 def histogram_data(hists) -> dict | None:
@@ -75,7 +76,8 @@ def save_run(result: RunResult, out: str | Path, *, figures: bool = True, elapse
         if figures:
             from initlab.plots import run_figures
 
-            run_figures.draw_all(doc, stage)
+            with quiet_numerics():
+                run_figures.draw_all(doc, stage)
         extra = {
             "kind": "run",
             "name": result.config.name,

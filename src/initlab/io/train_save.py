@@ -46,6 +46,7 @@ import yaml
 
 from initlab.config.training import to_dict
 from initlab.io import results
+from initlab.io.quiet import quiet_numerics
 from initlab.runs.experiment import BACKWARD_COLUMNS, FORWARD_COLUMNS
 from initlab.training.loop import HISTORY_COLUMNS, LAYER_EXTRA_COLUMNS
 
@@ -142,7 +143,8 @@ def _figures(call: str, folder: Path) -> list[Path]:
     """``initlab.plots.train_figures.<call>(folder)`` (matplotlib imported here, on use)."""
     from initlab.plots import train_figures
 
-    return list(getattr(train_figures, call)(folder))
+    with quiet_numerics():
+        return list(getattr(train_figures, call)(folder))
 
 
 def save_train(result, out: str | Path, *, figures: bool = True, command: str | None = None) -> Path:

@@ -42,6 +42,14 @@ def t_quantile(p: float, df: int) -> float:
     return float(stdtrit(df, p))
 
 
+def _exp(x: float) -> float:
+    """``e^x``, inf where it overflows float64 (a band of values near 1e308 reaches past it)."""
+    try:
+        return math.exp(x)
+    except OverflowError:
+        return math.inf
+
+
 def log_band(values: Sequence[float | None], layer: int = 0, confidence: float = CONFIDENCE) -> Band:
     ok = [v for v in values if v is not None and math.isfinite(v) and v > 0]
     n = len(ok)
@@ -50,12 +58,12 @@ def log_band(values: Sequence[float | None], layer: int = 0, confidence: float =
     logs = [math.log(v) for v in ok]
     m = sum(logs) / n
     if n == 1:
-        return Band(layer, 1, math.exp(m), None, None, None)
+        return Band(layer, 1, _exp(m), None, None, None)
     sd = math.sqrt(sum((y - m) ** 2 for y in logs) / (n - 1))
     half = t_quantile(0.5 + confidence / 2, n - 1) * sd / math.sqrt(n)
     # Keep lo <= gmean <= hi exact in floating point (exp is monotone, but round the ends out).
-    g = math.exp(m)
-    return Band(layer, n, g, min(math.exp(m - half), g), max(math.exp(m + half), g), sd)
+    g = _exp(m)
+    return Band(layer, n, g, min(_exp(m - half), g), max(_exp(m + half), g), sd)
 
 
 def bands(series: Series, column: str = "act_std") -> list[Band]:

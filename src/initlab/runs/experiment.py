@@ -19,6 +19,7 @@ from initlab.runs import predictions
 from initlab.engine.activations import Activation
 from initlab.config import Config
 from initlab.errors import ConfigError
+from initlab.engine.histograms import drawable_range
 from initlab.engine.stats import Histogram, Histogrammer, moments, weight_gradient_moments
 
 FORWARD_COLUMNS = (
@@ -99,7 +100,9 @@ class StatsObserver(network.Observer):
         for l, w in enumerate(widths):
             self.rows[l]["layer"] = l
             self.rows[l]["width"] = w
-        lo, hi = hist_range
+        # a range derived from an activation's parameters may be infinite or too narrow to bin
+        # (a leaky slope of 1e308: [-inf, 4]); a range the user wrote was checked in config/
+        lo, hi = drawable_range(*hist_range, bins)
         self.hist = Histogrammer(lo, hi, bins) if histograms else None
         self.act_hist: list[Histogram] = []
         self.grad_hist_maker: Histogrammer | None = None
@@ -163,8 +166,7 @@ class StatsObserver(network.Observer):
         m = moments(g)
         self.rows[layer].update(grad_act_std=m.std, grad_nonfinite=m.nonfinite)
         if self.want_hist and self.grad_hist_maker is None:
-            r = GRAD_RANGE_STDS * m.std if math.isfinite(m.std) and m.std > 0 else 1.0
-            self.grad_hist_maker = Histogrammer(-r, r, self.bins)
+            self.grad_hist_maker = grad_histogrammer(m.std, self.bins)
         if self.grad_hist_maker is not None and layer > 0:
             self.grad_hist[layer] = self.grad_hist_maker(g, m.nonfinite)
         self._mark("backward", layer, m.nonfinite)
@@ -173,9 +175,7 @@ class StatsObserver(network.Observer):
         from initlab.engine.stats import gradient_sweep, kernel_derivative
 
         if self.want_hist and self.grad_hist_maker is None:  # the range comes from the top gradient
-            m = moments(g)
-            r = GRAD_RANGE_STDS * m.std if math.isfinite(m.std) and m.std > 0 else 1.0
-            self.grad_hist_maker = Histogrammer(-r, r, self.bins)
+            self.grad_hist_maker = grad_histogrammer(moments(g).std, self.bins)
         mg, hg, mdz = gradient_sweep(
             g, s, out, lambda sc, gc, oc: network.local_gradient(act, sc, gc, oc, nonfinite),
             self.grad_hist_maker if layer > 0 else None,
@@ -203,6 +203,13 @@ class StatsObserver(network.Observer):
         self.rows[layer]["grad_weight_std"] = gstd
         self.rows[layer]["grad_weight_ratio"] = gstd / ws if ws > 0 else None
         self._report(2 * (len(self.rows) - 1) - layer + 1)
+
+
+def grad_histogrammer(top_std: float, bins: int) -> Histogrammer:
+    """The gradient histograms' shared range: +-GRAD_RANGE_STDS x the top gradient's std (+-1
+    when that is 0 or non-finite), made drawable (a std of 1e308 or 1e-320 is legal)."""
+    r = GRAD_RANGE_STDS * top_std if math.isfinite(top_std) and top_std > 0 else 1.0
+    return Histogrammer(*drawable_range(-r, r, bins), bins)
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ forward result), so those anchor at the top layer and predict the propagation be
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from initlab.config import Config
@@ -47,14 +48,39 @@ class Prediction:
 
 
 def input_second_moment(cfg: Config) -> float:
-    """E[x^2] of one input entry, from the input distribution."""
+    """E[x^2] of one input entry, from the input distribution; ``inf`` when it overflows
+    float64 (an input std or mean of 1e155 and more)."""
     i = cfg.input
-    if i.distribution == "normal":
-        return i.mean**2 + i.std**2
-    if i.low is not None:
-        lo, hi = i.low, i.high
-        return (lo * lo + lo * hi + hi * hi) / 3.0
-    return i.mean**2 + i.std**2
+    if i.distribution == "normal" or i.low is None:
+        return i.mean * i.mean + i.std * i.std  # float products give inf, never OverflowError
+    lo, hi = i.low, i.high
+    return (lo * lo + lo * hi + hi * hi) / 3.0
+
+
+def _param_field(path: str, component) -> str:
+    """The dotted field of the parameter that scales ``component`` (``network.initializer.std``)."""
+    for key in ("std", "gain", "scale", "high", "low", "value"):
+        if key in getattr(component, "params", {}):
+            return f"{path}.{key}"
+    return path
+
+
+def _overflow(cfg: Config, weight_var: list[float], bias_var: list[float], m2: float, init,
+              bias) -> str | None:
+    """Why no prediction: a second moment the length map starts from overflows float64."""
+    def note(field: str, what: str) -> str:
+        return (f"no prediction: {what} overflows float64 ({field} is too large for the length map; "
+                "the run itself is measured and reported as usual)")
+
+    if not math.isfinite(m2):
+        return note("input.std" if cfg.input.std * cfg.input.std > cfg.input.mean * cfg.input.mean
+                    and cfg.input.low is None else "input.mean" if cfg.input.low is None else "input.low",
+                    "the input's second moment E[x^2]")
+    if not all(math.isfinite(v) for v in weight_var):
+        return note(_param_field("network.initializer", init), "the weights' variance")
+    if not all(math.isfinite(v) for v in bias_var):
+        return note(_param_field("network.bias", bias), "the bias variance")
+    return None
 
 
 def _applicability(cfg: Config, init, bias) -> str | None:
@@ -86,8 +112,14 @@ def predict(cfg: Config, act, init, bias, top_grad_second_moment: float | None =
             bias_var.append(0.0)
         else:
             bias_var.append(bias.moments(widths[l], widths[l])[1])
-    rows = theory.predict_layers(act, widths, weight_var, bias_var, input_second_moment(cfg),
-                                 top_grad_second_moment if cfg.backward.enabled else None)
+    m2 = input_second_moment(cfg)
+    why = _overflow(cfg, weight_var, bias_var, m2, init, bias)
+    if why:
+        return Prediction(False, why)
+    top = top_grad_second_moment if cfg.backward.enabled else None
+    if top is not None and not math.isfinite(top):
+        top = None  # the measured top gradient overflowed: forward predictions only
+    rows = theory.predict_layers(act, widths, weight_var, bias_var, m2, top)
     for row in rows[1:]:
         s = row["predicted_preact_std"]
         row["predicted_act_saturated"] = None if s is None else theory.saturation_probability(act, s * s)
@@ -131,5 +163,5 @@ def top_gradient_second_moment(cfg: Config, measured_top_std: float | None) -> f
         return None
     if cfg.backward.loss == "random":
         return 1.0
-    return None if measured_top_std is None else measured_top_std**2
+    return None if measured_top_std is None else measured_top_std * measured_top_std  # inf, not OverflowError
 
