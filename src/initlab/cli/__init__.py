@@ -130,3 +130,4 @@ from initlab.cli import run as _run  # noqa: E402,F401
 from initlab.cli import compare as _compare, reproduce as _reproduce  # noqa: E402,F401
 from initlab.cli import theory as _theory  # noqa: E402,F401
 from initlab.cli import train as _train  # noqa: E402,F401
+from initlab.cli import ticket as _ticket  # noqa: E402,F401

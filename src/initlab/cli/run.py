@@ -14,6 +14,8 @@ from initlab.cli.app import app, console as make_console
 def _fmt(v, pct: bool = False) -> str:
     if v is None:
         return ""
+    if isinstance(v, bool):
+        return "yes" if v else ""
     if isinstance(v, int):
         return str(v)
     if pct:
@@ -52,6 +54,9 @@ def print_run_table(result, console) -> None:
     cols = TABLE_COLUMNS + (GRAD_TABLE_COLUMNS if backward else [])
     if result.rows and "predicted_act_std" in result.rows[0]:
         cols.insert(4, ("predicted_act_std", "theory std", False))
+    extra = [("lsuv_iterations", "lsuv iters", False), ("lsuv_gain", "lsuv gain", False),
+             ("transferred", "transferred", False), ("frozen", "frozen", False)]
+    cols += [c for c in extra if any(c[0] in r for r in result.rows)]
     first = result.first_nonfinite
     fwd, bwd = first.get("forward"), first.get("backward")
     overflow = fwd is not None or bwd is not None
@@ -139,7 +144,7 @@ def run(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Do not print the table.")] = False,
 ) -> None:
     """Run one experiment and write its per-layer statistics and figures."""
-    from initlab.runs.experiment import run as run_experiment
+    from initlab.datainit.resolve import run as run_experiment
     from initlab.io import configfile, results, save
 
     cfg = configfile.load(config, sets=parse_sets(set_), seed=seed, backward=backward)

@@ -293,7 +293,14 @@ def from_dict(data: Any, lines: Mapping[str, int] | None = None, default_name: s
                      bins=_int(ctx, "stats.bins", d.get("bins", 50)), range=rng)
     if st.bins > 100_000:
         raise ctx.err("stats.bins", f"must be at most 100000, got {st.bins}")
-    return TrainConfig(name=name, seed=seed, dtype=dtype, data=data_cfg, network=net, train=train, stats=st)
+    from initlab.config.datainit import pretrain
+
+    pre = pretrain(top.get("pretrain"), ctx.err)
+    if pre.method != "none" and net.norm != "none":
+        raise ctx.err("pretrain.method", f"autoencoder pretraining trains plain layers; it needs network.norm: "
+                                         f"none, got {net.norm}")
+    return TrainConfig(name=name, seed=seed, dtype=dtype, data=data_cfg, network=net, train=train, stats=st,
+                       pretrain=pre)
 
 
 def _check_network_components(ctx: Ctx, net: TrainNetworkConfig) -> None:
