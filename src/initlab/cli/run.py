@@ -121,6 +121,17 @@ def saturation_note(result) -> str | None:
             f"{100 * worst['act_saturated']:.1f}% (layer {worst['layer']}); finite values, not an overflow")
 
 
+def placed(config: Path, e, sets):
+    """``e`` at the YAML line of its field in ``config`` (or marked as from the command line)."""
+    from initlab.config.parse import Ctx
+    from initlab.io import configfile
+
+    if e.line is not None or not e.field:
+        return e
+    _, lines = configfile.read(config)
+    return Ctx(lines, tuple(k for k, _ in sets)).err(e.field, e.detail)
+
+
 def parse_sets(items: list[str] | None) -> list[tuple[str, object]]:
     from initlab.config.scalars import parse_set
 
@@ -155,8 +166,13 @@ def run(
 
     # Overflow is a result, reported through first_nonfinite: numpy's floating-point warnings
     # ("overflow encountered in ...") would only add stray lines to stderr.
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
-        result = run_experiment(cfg, save_weights=save_weights)
+    from initlab.errors import ConfigError
+
+    try:
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+            result = run_experiment(cfg, save_weights=save_weights)
+    except ConfigError as e:  # a data-dependent initializer's refusal (LSUV, from_file), at its YAML line
+        raise placed(config, e, parse_sets(set_)) from None
     elapsed = time.perf_counter() - t0
     save.save_run(result, folder, figures=figures, elapsed=elapsed,
                   command=" ".join(["initlab"] + sys.argv[1:]))
