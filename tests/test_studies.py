@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from initlab import studies
-from initlab.cli.reproduce import load_config
+from initlab.cli.reproduce import load_case
 from initlab.errors import ConfigError
 from initlab.studies.framework import CONFIG_DIR, config_resource, packaged
 
@@ -45,7 +45,7 @@ def test_study_records_are_consistent():
 def test_case_config_is_packaged_and_loads(study, case):
     assert case.config.startswith(f"{CONFIG_DIR}/{study}_"), "a study's configs are named <study>_*.yaml"
     assert config_resource(case.config).is_file()
-    load_config(case.config, case.sets)
+    load_case(case)
 
 
 @pytest.mark.parametrize("config,example", COPIES, ids=[e for _, e in COPIES])

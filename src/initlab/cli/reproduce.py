@@ -25,11 +25,28 @@ def load_config(config: str, sets=()):
         return configfile.load(path, sets=list(sets))
 
 
+def load_train_config(config: str, sets=()):
+    """A study's packaged training config, resolved and validated."""
+    from importlib import resources
+
+    from initlab.config import training
+    from initlab.io import configfile
+    from initlab.studies.framework import config_resource
+
+    with resources.as_file(config_resource(config)) as path:
+        data, lines = configfile.read(path)
+        return training.resolve(data, lines=lines, default_name=path.stem, sets=list(sets))[0]
+
+
+def load_case(case):
+    return (load_train_config if case.kind == "train" else load_config)(case.config, case.sets)
+
+
 def load_study(study):
     """The study's entries (configs resolved and validated), in case order."""
     from initlab.runs import compare as C
 
-    return [C.Entry(case.key, case.label, load_config(case.config, case.sets)) for case in study.cases]
+    return [C.Entry(case.key, case.label, load_case(case)) for case in study.cases]
 
 
 def example_entries(ex):
@@ -107,13 +124,22 @@ def reproduce(
     failed: list[tuple[str, dict]] = []
     for s, entries in plans:
         t0 = time.perf_counter()
-        comp = C.run(entries, s.seeds)
-        measured = Measured({x.entry.key: x for x in comp.series}, {e.key: e.config for e in entries})
-        claims = evaluate(s, measured)
-        elapsed = time.perf_counter() - t0
-        doc = compare_save.save_study(s, comp, claims, results_dir / s.name, figures=figures,
-                                      mean_field=mean_field, elapsed=elapsed,
-                                      command=f"initlab reproduce {study}")
+        if s.runner is not None:  # a training / pruning study: its own runner, claims on its outcome
+            from initlab.io import study_save
+
+            seeds = list(range(s.seeds))
+            outcome = s.runner({e.key: e.config for e in entries}, seeds)
+            claims = evaluate(s, outcome)
+            doc = study_save.save_outcome_study(s, outcome, seeds, claims, results_dir / s.name, figures=figures,
+                                                elapsed=time.perf_counter() - t0,
+                                                command=f"initlab reproduce {study}")
+        else:
+            comp = C.run(entries, s.seeds)
+            measured = Measured({x.entry.key: x for x in comp.series}, {e.key: e.config for e in entries})
+            claims = evaluate(s, measured)
+            doc = compare_save.save_study(s, comp, claims, results_dir / s.name, figures=figures,
+                                          mean_field=mean_field, elapsed=time.perf_counter() - t0,
+                                          command=f"initlab reproduce {study}")
         failed += [(s.name, c) for c in claims if not c["pass"]]
         if not quiet:
             print_claims(s.name, doc, console)

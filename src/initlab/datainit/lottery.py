@@ -124,9 +124,10 @@ def _row(r: int, kind: str, rem: float, res) -> dict:
 
 
 def ticket(cfg, ds, *, rounds: int, rate: float, output_rate: float, rewind: int = 0, scope: str = "global",
-           controls: bool = False, progress=None) -> TicketResult:
+           controls: bool = False, control_rounds: tuple[int, ...] | None = None, progress=None) -> TicketResult:
     """Iterative magnitude pruning of ``cfg``'s network on ``ds`` (see the module docstring).
-    ``progress(text)`` is told each finished training run."""
+    ``control_rounds``: the rounds that get the controls (default: every round, when
+    ``controls``). ``progress(text)`` is told each finished training run."""
     from initlab.datainit.resolve import train_parameters
     from initlab.runs import train as R
 
@@ -152,7 +153,7 @@ def ticket(cfg, ds, *, rounds: int, rate: float, output_rate: float, rewind: int
         hist[f"ticket{r}"] = res.loop.history
         last = p
         say(f"round {r} ticket ({100 * rem:.1f}% left): test acc {rows[-1]['test_acc']}")
-        if controls:
+        if controls and (control_rounds is None or r in control_rounds):
             seed = int(stream(cfg.seed, TICKET, r).integers(2**31))
             fresh, _ = train_parameters(cfg, ds, seed=seed)
             res = R.run(cfg, ds=ds, params=with_masks(fresh, masks))

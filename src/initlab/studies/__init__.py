@@ -34,6 +34,10 @@ MODULES = (
     "glorot2010",
     "he2015",
     "tutorial",
+    "lsuv",
+    "pretraining",
+    "transfer",
+    "lottery",
 )
 
 #: name -> study, in report order.
