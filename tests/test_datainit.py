@@ -18,7 +18,7 @@ import pytest
 
 from initlab.config import from_dict
 from initlab.config import training
-from initlab.datainit import lottery, lsuv, pretrain as P, resolve, transfer
+from initlab.datainit import lottery, lsuv, pretrain as P, resolve
 from initlab.engine import activations
 from initlab.engine.parameters import StoredParameters
 from initlab.errors import ConfigError

@@ -100,11 +100,11 @@ def test_strict_exits_3_when_a_claim_fails(tmp_path, monkeypatch, capsys):
 
 
 def test_study_configs_load_and_match_the_setup():
-    from initlab.cli.reproduce import load_config
+    from initlab.cli.reproduce import load_case, load_config
 
     for study in studies.STUDIES.values():
         for case in study.cases:
-            assert load_config(case.config, case.sets).network.bias == 0.0
+            assert load_case(case).network.bias == 0.0
     he = load_config(packaged("he2015_xavier_30.yaml"))
     assert he.network.depth == 30 and he.network.activation.name == "relu"
     gl = load_config(packaged("glorot2010_standard.yaml"))
