@@ -392,3 +392,45 @@ def test_pretrain_section_round_trips():
 
 def test_optimizer_for_pretraining_is_the_training_one():
     assert optimizers.get("adam", lr=0.1).lr == 0.1
+
+
+# --- the commands, end to end --------------------------------------------------------------------
+
+def test_example_configs_load():
+    from initlab.cli.train import load_config
+    from initlab.io import configfile
+
+    assert configfile.load("configs/lsuv_tanh.yaml").network.initializer.name == "lsuv"
+    for name in ("digits_pretrained", "digits_0to4", "digits_5to9_transfer"):
+        load_config(f"configs/train/{name}.yaml", [], None)
+
+
+def test_run_table_shows_lsuv_iterations_and_gain(tmp_path):
+    rc, out, err = invoke(["run", "configs/lsuv_tanh.yaml", "--set", "network.depth=3", "--set", "network.width=32",
+                           "--set", "input.dim=32", "--out", str(tmp_path / "r"), "--no-figures"])
+    assert rc == 0, err
+    assert "lsuv iters" in out and "lsuv gain" in out and "lsuv(base=orthogonal" in out
+    assert (tmp_path / "r" / "datainit.csv").read_text().startswith("layer,width,lsuv_iterations")
+
+
+def test_train_save_weights_then_from_file_then_ticket(tmp_path):
+    src = tmp_path / "src"
+    rc, out, err = invoke(["train", "configs/train/digits_0to4.yaml", "--set", "train.steps=20", "--out", str(src),
+                           "--save-weights", "--no-figures", "-q"])
+    assert rc == 0, err
+    cfg = tmp_path / "t.yaml"
+    cfg.write_text("name: t\ndata: {name: digits, classes: [5, 6, 7, 8, 9]}\n"
+                   "network: {depth: 2, width: 64, activation: relu,\n"
+                   f"  initializer: {{name: from_file, path: {src / 'weights.npz'}, layers: [1], freeze: [1]}}}}\n"
+                   "train: {steps: 10, batch: 64}\npretrain: {method: autoencoder, epochs: 1}\n")
+    rc, out, err = invoke(["train", str(cfg), "--out", str(tmp_path / "t"), "--save-weights", "--no-figures", "-q"])
+    assert rc == 0, err
+    a, b = np.load(src / "weights.npz"), np.load(tmp_path / "t" / "weights.npz")
+    assert a["final_W1"].tobytes() == b["init_W1"].tobytes() == b["final_W1"].tobytes()
+    assert (tmp_path / "t" / "pretrain.csv").is_file() and (tmp_path / "t" / "datainit.csv").is_file()
+    rc, out, err = invoke(["ticket", "configs/train/mnist1d_mlp.yaml", "--set", "train.steps=10", "--set",
+                           "train.stats_every=0", "--rounds", "1", "--controls", "--out", str(tmp_path / "k")])
+    assert rc == 0, err
+    names = {p.name for p in (tmp_path / "k").iterdir()}
+    assert {"tickets.csv", "tickets.png", "masks.npz", "history.csv", "summary.md", "manifest.json"} <= names
+    assert (tmp_path / "k" / "tickets.csv").read_text().count("\n") == 1 + 4
