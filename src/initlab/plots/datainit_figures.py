@@ -70,14 +70,7 @@ def lsuv_gains(rows: list[dict], refs: dict[str, float], path: Path, title: str)
         ax.plot(ls, [sum(d[l]) / len(d[l]) for l in ls], marker="o", ms=3, color=f"C{i}", label=f"{case} (LSUV)")
         if case in refs:
             ax.axhline(refs[case], color=f"C{i}", ls="--", lw=1)
-    ax.set_xlabel("layer")
-    ax.set_ylabel("gain sqrt(fan_in mean W^2)")
-    ax.set_title(title)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    save(fig, path)
-    return path
+    return _finish(fig, ax, path, "layer", "gain sqrt(fan_in mean W^2)", title)
 
 
 def curves(rows: list[dict], x: str, y: str, group: str, path: Path, title: str, ylabel: str,
@@ -96,7 +89,11 @@ def curves(rows: list[dict], x: str, y: str, group: str, path: Path, title: str,
         ax.fill_between(xs, [min(d[v]) for v in xs], [max(d[v]) for v in xs], color=f"C{i}", alpha=0.15, lw=0)
     if logy:
         ax.set_yscale("log")
-    ax.set_xlabel(x)
+    return _finish(fig, ax, path, x, ylabel, title)
+
+
+def _finish(fig, ax, path: Path, xlabel: str, ylabel: str, title: str) -> Path:
+    ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_title(title)
     ax.grid(alpha=0.3)

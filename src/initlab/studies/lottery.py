@@ -50,7 +50,7 @@ STUDY = Study(
            "tickets down to a few % of the weights match the dense net; random reinitialization and random pruning "
            "do worse); S. Greydanus, Scaling down deep learning, 2020 (the MNIST-1D MLP version)",
     setup="MNIST-1D (4000 train / 1000 test), 40-100-100-10 ReLU MLP, He init, Adam lr 0.004, batch 100, 300 steps per "
-          "training run. Iterative magnitude pruning: 2 rounds of 60% of the surviving hidden weights (global) and "
+          "training run (evaluated every 50). Iterative magnitude pruning: 2 rounds of 60% of the surviving hidden weights (global) and "
           "30% of the readout's, rewinding to step 0, masks kept through training (82% of all weights pruned after "
           "round 2). Controls at round 2: the same masks on a fresh He draw (reinit), random masks of the same "
           "per-layer sparsity on the original init (random). Seeds 0, 1, 2.",
