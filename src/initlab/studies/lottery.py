@@ -16,7 +16,6 @@ RATE = 0.6
 
 def run(configs: dict, seeds: list[int]) -> Outcome:
     from initlab.datainit import lottery
-    from initlab.io.ticket_save import COLUMNS
     from initlab.runs import train as R
 
     values: dict[str, list] = {}
@@ -39,7 +38,7 @@ def run(configs: dict, seeds: list[int]) -> Outcome:
 
         datainit_figures.tickets(rows, path, "MNIST-1D MLP: lottery tickets", steps=configs["mnist1d"].train.steps)
 
-    return Outcome(values, tables={"tickets": (rows, ("seed",) + COLUMNS)},
+    return Outcome(values, tables={"tickets": (rows, ("seed",) + lottery.COLUMNS)},
                    figures=[("tickets.png", "test accuracy and steps to threshold against the weights remaining", figure)])
 
 
