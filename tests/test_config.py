@@ -172,12 +172,12 @@ def test_the_parser_takes_its_defaults_from_the_dataclasses():
 
 
 def test_the_config_modules_import_one_way():
-    """schema < components < parse < validate < overrides < scalars: each imports only those
-    before it (lazy imports inside functions included), so there is no circle."""
+    """schema < datainit < components < parse < validate < overrides < scalars: each imports only
+    those before it (lazy imports inside functions included), so there is no circle."""
     import ast
     from pathlib import Path
 
-    order = ["schema", "components", "parse", "validate", "overrides", "scalars"]
+    order = ["schema", "datainit", "components", "parse", "validate", "overrides", "scalars"]
     root = Path(config.__file__).parent
     for i, name in enumerate(order):
         tree = ast.parse((root / f"{name}.py").read_text())

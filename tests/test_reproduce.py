@@ -100,12 +100,12 @@ def test_strict_exits_3_when_a_claim_fails(tmp_path, monkeypatch, capsys):
 
 
 def test_study_configs_load_and_match_the_setup():
-    from initlab.cli.reproduce import load_config, load_train_config
+    from initlab.cli.reproduce import load_case, load_config, load_train_config
 
     for study in studies.STUDIES.values():
         load = load_train_config if getattr(study, "kind", None) == "train" else load_config
         for case in study.cases:
-            assert load(case.config, case.sets).network.bias == 0.0
+            assert (load(case.config, case.sets) if load is load_train_config else load_case(case)).network.bias == 0.0
     he = load_config(packaged("he2015_xavier_30.yaml"))
     assert he.network.depth == 30 and he.network.activation.name == "relu"
     gl = load_config(packaged("glorot2010_standard.yaml"))

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from initlab import studies
-from initlab.cli.reproduce import load_config, load_train_config
+from initlab.cli.reproduce import load_case, load_train_config
 from initlab.errors import ConfigError
 from initlab.studies.framework import CONFIG_DIR, config_resource, packaged
 
@@ -71,7 +71,7 @@ def test_case_config_is_packaged_and_loads(study, case):
     if getattr(studies.STUDIES[study], "kind", None) == "train":
         load_train_config(case.config, case.sets)
     else:
-        load_config(case.config, case.sets)
+        load_case(case)
 
 
 @pytest.mark.parametrize("config,example", COPIES, ids=[e for _, e in COPIES])

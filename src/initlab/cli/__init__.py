@@ -197,3 +197,4 @@ from initlab.cli import theory as _theory  # noqa: E402,F401
 from initlab.cli import train as _train  # noqa: E402,F401
 from initlab.cli import sweep as _sweep  # noqa: E402,F401
 from initlab.cli import serve as _serve  # noqa: E402,F401
+from initlab.cli import ticket as _ticket  # noqa: E402,F401

@@ -38,6 +38,10 @@ def load_train_config(config: str, sets=()):
         return training.resolve(data, lines=lines, default_name=path.stem, sets=list(sets))[0]
 
 
+def load_case(case):
+    return (load_train_config if case.kind == "train" else load_config)(case.config, case.sets)
+
+
 def load_study(study):
     """The study's entries (configs resolved and validated), in case order; for a training
     study, ``{case key: TrainConfig}``."""
@@ -45,7 +49,7 @@ def load_study(study):
 
     if getattr(study, "kind", None) == "train":
         return {case.key: load_train_config(case.config, case.sets) for case in study.cases}
-    return [C.Entry(case.key, case.label, load_config(case.config, case.sets)) for case in study.cases]
+    return [C.Entry(case.key, case.label, load_case(case)) for case in study.cases]
 
 
 def run_train_study(study, configs, results_dir: Path, figures: bool, command: str) -> dict:
@@ -137,6 +141,15 @@ def _reproduce(plans, examples, runs, results_dir, study, figures, quiet, consol
             doc = run_grid_study(s, grid, resolve, workers, results_dir, figures,
                                  f"initlab reproduce {s.name}" + (" --large" if large else ""))
             claims = doc["claims"]
+        elif s.runner is not None:  # a training / pruning study: its own runner, claims on its outcome
+            from initlab.io import study_save
+
+            seeds = list(range(s.seeds))
+            outcome = s.runner({e.key: e.config for e in entries}, seeds)
+            claims = evaluate(s, outcome)
+            doc = study_save.save_outcome_study(s, outcome, seeds, claims, results_dir / s.name, figures=figures,
+                                                elapsed=time.perf_counter() - t0,
+                                                command=f"initlab reproduce {s.name}")
         elif getattr(s, "kind", None) == "train":
             doc = run_train_study(s, entries, results_dir, figures, f"initlab reproduce {s.name}")
             claims = doc["claims"]

@@ -14,6 +14,8 @@ from initlab.cli.app import app, console as make_console, existing, wrote
 def _fmt(v, pct: bool = False) -> str:
     if v is None:
         return ""
+    if isinstance(v, bool):
+        return "yes" if v else ""
     if isinstance(v, int):
         return str(v)
     if pct:
@@ -55,6 +57,9 @@ def print_run_table(result, console) -> None:
     cols = TABLE_COLUMNS + (GRAD_TABLE_COLUMNS if backward else [])
     if result.rows and "predicted_act_std" in result.rows[0]:
         cols.insert(4, THEORY_COLUMN)
+    extra = [("lsuv_iterations", "lsuv iters", False), ("lsuv_gain", "lsuv gain", False),
+             ("transferred", "transferred", False), ("frozen", "frozen", False)]
+    cols += [c for c in extra if any(c[0] in r for r in result.rows)]
     first = result.first_nonfinite
     fwd, bwd = first.get("forward"), first.get("backward")
     overflow = fwd is not None or bwd is not None
@@ -118,6 +123,17 @@ def warn_line(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
 
+def placed(config: Path, e, sets):
+    """``e`` at the YAML line of its field in ``config`` (or marked as from the command line)."""
+    from initlab.config.parse import Ctx
+    from initlab.io import configfile
+
+    if e.line is not None or not e.field:
+        return e
+    _, lines = configfile.read(config)
+    return Ctx(lines, tuple(k for k, _ in sets)).err(e.field, e.detail)
+
+
 def parse_sets(items: list[str] | None) -> list[tuple[str, object]]:
     from initlab.config.scalars import parse_set
 
@@ -170,7 +186,7 @@ def run(
 ) -> None:
     """Run one experiment and write its per-layer statistics and figures."""
     from initlab.runs import budget
-    from initlab.runs.experiment import run as run_experiment
+    from initlab.datainit.resolve import run as run_experiment
     from initlab.io import configfile, results, save
 
     sets = parse_sets(set_) + shortcut_sets(depth, width, act, init, dtype)
@@ -188,9 +204,14 @@ def run(
 
     # Overflow is a result, reported through first_nonfinite: numpy's floating-point warnings
     # ("overflow encountered in ...") would only add stray lines to stderr.
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"), \
-            bars(console, quiet) as report:
-        result = run_experiment(cfg, save_weights=save_weights, report=report)
+    from initlab.errors import ConfigError
+
+    try:
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"), \
+                bars(console, quiet) as report:
+            result = run_experiment(cfg, save_weights=save_weights, report=report)
+    except ConfigError as e:  # a data-dependent initializer's refusal (LSUV, from_file), at its YAML line
+        raise placed(config, e, sets) from None
     elapsed = time.perf_counter() - t0
     save.save_run(result, folder, figures=figures, elapsed=elapsed,
                   command=" ".join(["initlab"] + sys.argv[1:]))

@@ -126,6 +126,7 @@ def final_text(result) -> str:
 def train_one(cfg, src, *, save_weights: bool, console, progress: bool, ds=None, label: str | None = None):
     """Load, build and train ``cfg`` (a progress bar when asked); config errors placed at their
     YAML line."""
+    from initlab.datainit import resolve
     from initlab.errors import ConfigError
     from initlab.runs import train as R
 
@@ -135,9 +136,9 @@ def train_one(cfg, src, *, save_weights: bool, console, progress: bool, ds=None,
         with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
             ds = ds if ds is not None else R.load_data(cfg)
             if not progress:
-                return R.run(cfg, save_weights=save_weights, ds=ds)
+                return resolve.train(cfg, save_weights=save_weights, ds=ds)
             with Progress(console, R.total_steps(cfg, ds), label or cfg.name) as bar:
-                return R.run(cfg, save_weights=save_weights, ds=ds, callbacks=bar)
+                return resolve.train(cfg, save_weights=save_weights, ds=ds, callbacks=bar)
     except ConfigError as e:
         raise src.place(e) from None
 

@@ -3,6 +3,9 @@
 The one module of the config package that imports the engine at the top; the others import
 it lazily (``import initlab.config`` stays free of numpy).
 
+A data-dependent spec (``lsuv``, ``from_file``: :mod:`.datainit`) resolves here to its ``base``
+initializer, which draws the weights :mod:`initlab.datainit` then fits or replaces.
+
 ``gain: auto`` in an initializer spec resolves here to the activation's recommended gain
 (:attr:`initlab.engine.activations.Activation.recommended_gain`), so the initializer module stays a
 pure function of its own parameters.
@@ -12,6 +15,7 @@ from __future__ import annotations
 
 from initlab.config.schema import Config, Spec
 from initlab.engine import activations, initializers
+from initlab.errors import ConfigError, unknown
 
 
 def registry(path: str) -> tuple[str, dict]:
@@ -34,7 +38,20 @@ def _initializer(spec: Spec, cfg: Config) -> initializers.Initializer:
 
 
 def weight_initializer(cfg: Config) -> initializers.Initializer:
-    return _initializer(cfg.network.initializer, cfg)
+    """The initializer that draws the weights; for a data-dependent spec (:mod:`.datainit`) its
+    ``base``, whose draws :mod:`initlab.datainit` then fits (LSUV) or partly replaces (from_file)."""
+    from initlab.config.datainit import NAMES, data_init, is_data_init
+
+    spec = cfg.network.initializer
+    if is_data_init(spec):
+        base = data_init(spec).base
+        try:
+            return initializers.get(base)
+        except ConfigError as e:
+            raise ConfigError("base", e.detail) from None
+    if spec.name not in initializers.INITIALIZERS:
+        raise unknown("initializer", spec.name, [*initializers.INITIALIZERS, *NAMES])
+    return _initializer(spec, cfg)
 
 
 def bias_initializer(cfg: Config) -> float | initializers.Initializer:

@@ -127,6 +127,12 @@ def _names(path: str) -> str:
     return f"a number or an initializer ({names})" if path == "network.bias" else f"an {kind} ({names})"
 
 
+def _takes_lists(path: str, name: str) -> bool:
+    from initlab.config.datainit import KINDS
+
+    return path == "network.initializer" and name in KINDS
+
+
 def _spec(ctx: Ctx, path: str, v: Any) -> Spec:
     if isinstance(v, Spec):
         return v
@@ -145,7 +151,10 @@ def _spec(ctx: Ctx, path: str, v: Any) -> Spec:
         for k, p in v.items():
             if k == "name":
                 continue
-            if isinstance(p, (Mapping, list)) or p is None:
+            if isinstance(p, list) and _takes_lists(path, name) and all(
+                    isinstance(x, (int, float, str)) and not isinstance(x, bool) for x in p):
+                p = tuple(p)  # layer lists of the data-dependent initializers (from_file)
+            elif isinstance(p, (Mapping, list)) or p is None:
                 raise ctx.err(f"{path}.{k}", f"must be a number or a string, got {type_name(p)}")
             params.append((str(k), p))
         return Spec(name, tuple(sorted(params)))

@@ -44,7 +44,9 @@ class Spec:
         return dict(self.params)
 
     def to_yaml(self) -> str | dict:
-        return {"name": self.name, **self.kwargs} if self.params else self.name
+        if not self.params:
+            return self.name
+        return {"name": self.name, **{k: list(v) if isinstance(v, tuple) else v for k, v in self.params}}
 
     def label(self) -> str:
         if not self.params:

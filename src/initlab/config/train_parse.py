@@ -279,7 +279,14 @@ def from_dict(data: Any, lines: Mapping[str, int] | None = None, default_name: s
     )
 
     st = _stats(ctx, top.get("stats"))  # the same checks as a run's (the range's too)
-    return TrainConfig(name=name, seed=seed, dtype=dtype, data=data_cfg, network=net, train=train, stats=st)
+    from initlab.config.datainit import pretrain
+
+    pre = pretrain(top.get("pretrain"), ctx.err)
+    if pre.method != "none" and net.norm != "none":
+        raise ctx.err("pretrain.method", f"autoencoder pretraining trains plain layers; it needs network.norm: "
+                                         f"none, got {net.norm}")
+    return TrainConfig(name=name, seed=seed, dtype=dtype, data=data_cfg, network=net, train=train, stats=st,
+                       pretrain=pre)
 
 
 def _check_network_components(ctx: Ctx, net: TrainNetworkConfig) -> None:

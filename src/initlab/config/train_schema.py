@@ -5,6 +5,7 @@ described in :mod:`.training`."""
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from initlab.config.datainit import PRETRAIN_KEYS, PretrainConfig
 from initlab.config.schema import Head, NetworkConfig, Spec, StatsConfig
 
 DTYPES = ("float32", "float64")
@@ -92,6 +93,7 @@ class TrainConfig(Head):
     network: TrainNetworkConfig = field(default_factory=TrainNetworkConfig)
     train: TrainSection = field(default_factory=TrainSection)
     stats: StatsConfig = field(default_factory=StatsConfig)
+    pretrain: PretrainConfig = field(default_factory=PretrainConfig)
 
 
 TOP_FIELDS = tuple(f.name for f in fields(TrainConfig))
@@ -99,7 +101,8 @@ DATA_KEYS = ("name", "n_train", "n_test", "standardize")
 NETWORK_KEYS = tuple(f.name for f in fields(TrainNetworkConfig))
 TRAIN_KEYS = tuple(f.name for f in fields(TrainSection))
 STATS_KEYS = tuple(f.name for f in fields(StatsConfig))
-SECTION_KEYS = {"data": None, "network": NETWORK_KEYS, "train": TRAIN_KEYS, "stats": STATS_KEYS}
+SECTION_KEYS = {"data": None, "network": NETWORK_KEYS, "train": TRAIN_KEYS, "stats": STATS_KEYS,
+                "pretrain": PRETRAIN_KEYS}
 # Keys whose value may be a name or a mapping with a name (a bare name becomes {name: ...} when
 # --set gives it a parameter).
 NAMED = ("network.activation", "network.initializer", "network.bias", "train.optimizer",

@@ -22,6 +22,7 @@ train:
   probe: 256                # rows of the fixed probe batch the statistics are measured on
   threshold: {metric: train_acc, value: 0.95}
 stats: {histograms: true, bins: 50, range: null}
+pretrain: {method: autoencoder, epochs: 5, lr: 0.01, noise: 0.0, tied: true}   # optional (docs/datainit.md)
 ```
 
 Defaults that depend on the data set are resolved here, so the resolved config (``config.yaml``)
@@ -40,6 +41,7 @@ line too.
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from initlab.config.datainit import pretrain_dict
 from initlab.config.overrides import _deep_copy
 from initlab.config.parse import Ctx, printable, type_name
 from initlab.config.schema import TOP_LABEL, Spec
@@ -83,6 +85,7 @@ def to_dict(cfg: TrainConfig) -> dict:
         "train": train,
         "stats": {"histograms": cfg.stats.histograms, "bins": cfg.stats.bins,
                   "range": list(cfg.stats.range) if cfg.stats.range else None},
+        **({} if pretrain_dict(cfg.pretrain) is None else {"pretrain": pretrain_dict(cfg.pretrain)}),
     }
 
 

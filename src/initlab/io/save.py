@@ -45,6 +45,7 @@ def stats_document(result: RunResult) -> dict:
             "act": histogram_data(result.act_hist),
             "grad": histogram_data(result.grad_hist),
         },
+        "datainit": result.datainit,
     }
 
 
@@ -70,6 +71,9 @@ def save_run(result: RunResult, out: str | Path, *, figures: bool = True, elapse
         results.write_text(stage, "stats.json", results.json_text(doc))
         results.write_text(stage, "summary.md", summary_markdown(doc))
         results.write_text(stage, "config.yaml", dump(result.config))  # `initlab run config.yaml` redoes it
+        if result.datainit is not None:  # LSUV's per-layer iterations and gains, or what was transferred
+            rows = result.datainit["rows"]
+            results.write_text(stage, "datainit.csv", results.csv_text(rows, tuple(rows[0]) if rows else ("layer",)))
         if result.arrays is not None:
             with open(stage / "weights.npz", "wb") as f:
                 np.savez(f, **result.arrays)

@@ -26,6 +26,10 @@ Files of a run (formats are a contract: ``initlab.plots.train_figures`` reads th
 ``weights.npz``
     with ``--save-weights``: ``init_W1``, ``init_b1``, ..., ``final_W1``, ... (layer L + 1 is the
     readout).
+``datainit.csv``, ``pretrain.csv``
+    with a data-dependent initialization (docs/datainit.md): LSUV's per-layer iterations, variances
+    and gains, or the transferred and frozen layers; the pretraining history (layer, epoch,
+    reconstruction loss on the training and test codes).
 ``final.json``
     the final metrics (last evaluation, ``diverged``, ``diverged_at``, ``steps_to_threshold``),
     the data set's resolved parameters, the network's widths.
@@ -127,6 +131,12 @@ def write_files(result, folder: Path) -> None:
         arrays = {f"init_{k}": v for k, v in result.initial.items()}
         arrays.update({f"final_{k}": v for k, v in result.final.items()})
         _npz(folder / "weights.npz", arrays)
+    di = getattr(result, "datainit", None)
+    if di is not None:  # LSUV / transfer rows, the pretraining history
+        if di.get("rows"):
+            results.write_text(folder, "datainit.csv", results.csv_text(di["rows"], tuple(di["rows"][0])))
+        if di.get("pretrain"):
+            results.write_text(folder, "pretrain.csv", results.csv_text(di["pretrain"], tuple(di["pretrain"][0])))
     results.write_text(folder, "final.json", results.json_text(final_document(result)))
     results.write_text(folder, "config.yaml", config_yaml(result.config))
     results.write_text(folder, "summary.md", summary_markdown(result))

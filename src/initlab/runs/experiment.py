@@ -55,6 +55,8 @@ class RunResult:
     theory: dict = field(default_factory=lambda: {"applies": False, "note": "not computed"})
     # log(|h_L|^2 / |h_0|^2) per input (Hanin & Rolnick 2018), float64, shape (batch,)
     log_length_ratio: np.ndarray | None = None
+    # what a data-dependent initialization did (initlab.datainit: LSUV rows, transfer), or None
+    datainit: dict | None = None
 
     @property
     def depth(self) -> int:
@@ -261,8 +263,14 @@ def run(cfg: Config, save_weights: bool = False, params=None, theory: bool = Tru
     loss's draws (``weights.npz``). ``report(task, done, total)``, when given, hears of every
     layer done (forward, then backward: ``total`` is the depth, or twice it with backward).
     """
+    from initlab.config.datainit import is_data_init
+
     act = components.activation(cfg)
     init = components.weight_initializer(cfg)
+    if params is None and is_data_init(cfg.network.initializer):
+        raise ConfigError("network.initializer", f"'{cfg.network.initializer.name}' needs data or a file: "
+                                                 "initlab run resolves it (initlab.datainit); compare and sweeps "
+                                                 "take the ordinary initializers")
     params = params or build_parameters(cfg)
     x = make_input(cfg)
     bw = cfg.backward

@@ -77,6 +77,9 @@ class TrainResult:
     final: dict[str, np.ndarray] = field(repr=False)
     initial: dict[str, np.ndarray] | None = field(default=None, repr=False)
     boundary: dict[str, np.ndarray] | None = field(default=None, repr=False)
+    # what a data-dependent initialization did before training (initlab.datainit): its kind, label,
+    # per-layer rows (LSUV, transfer) and the pretraining history; None for an ordinary init
+    datainit: dict | None = None
 
     @property
     def seconds_per_step(self) -> float | None:
@@ -120,14 +123,28 @@ def widths_of(cfg: TrainConfig, ds: datasets.Dataset) -> tuple[int, ...]:
     return (ds.input_dim,) + cfg.network.widths + (output_units(cfg, ds),)
 
 
-def build_model(cfg: TrainConfig, ds: datasets.Dataset) -> Model:
-    """The network with its weights drawn from the run's streams (as ``initlab run`` draws them)."""
-    act, w_init, b_init = components_of(cfg)
-    drawn = DrawnParameters(widths=widths_of(cfg, ds),
-                            weight_init=_placed(w_init, "network.initializer"),
-                            bias_init=_placed(b_init, "network.bias"),
-                            seed=cfg.seed, dtype=np.dtype(cfg.dtype))
-    return Model(StoredParameters.draw(drawn), act, norm=cfg.network.norm, dropout=cfg.network.dropout)
+def drawn_parameters(cfg: TrainConfig, ds: datasets.Dataset, seed: int | None = None) -> DrawnParameters:
+    """The weights as ``initlab run`` draws them, from the streams of ``seed`` (default the
+    config's); a data-dependent initializer's ``base`` (:mod:`initlab.config.datainit`)."""
+    _, w_init, b_init = components_of(cfg)
+    return DrawnParameters(widths=widths_of(cfg, ds), weight_init=_placed(w_init, "network.initializer"),
+                           bias_init=_placed(b_init, "network.bias"),
+                           seed=cfg.seed if seed is None else seed, dtype=np.dtype(cfg.dtype))
+
+
+def build_model(cfg: TrainConfig, ds: datasets.Dataset, params: StoredParameters | None = None) -> Model:
+    """The network with its weights drawn from the run's streams (as ``initlab run`` draws them),
+    or ``params`` (prepared by :mod:`initlab.datainit`: LSUV, transfer, pretraining, masks)."""
+    from initlab.config.datainit import is_data_init
+
+    if params is None:
+        if is_data_init(cfg.network.initializer) or cfg.pretrain.method != "none":
+            raise ConfigError("network.initializer" if is_data_init(cfg.network.initializer) else "pretrain",
+                              "a data-dependent initialization is resolved by initlab.datainit "
+                              "(initlab train, initlab ticket), not by runs.train")
+        params = StoredParameters.draw(drawn_parameters(cfg, ds))
+    act = components_of(cfg)[0]
+    return Model(params, act, norm=cfg.network.norm, dropout=cfg.network.dropout)
 
 
 def onehot_accuracy(logits, onehot) -> float:
@@ -233,11 +250,13 @@ def blas_threads():
 
 
 def run(cfg: TrainConfig, *, save_weights: bool = False, callbacks: L.Callbacks = L.Callbacks(),
-        ds: datasets.Dataset | None = None) -> TrainResult:
+        ds: datasets.Dataset | None = None, params: StoredParameters | None = None,
+        datainit: dict | None = None, label: str | None = None) -> TrainResult:
     """Train ``cfg`` and return what was measured (``ds``: an already loaded data set of ``cfg``,
-    e.g. shared by a comparison)."""
+    e.g. shared by a comparison; ``params``: the starting parameters, trained in place, with
+    ``datainit`` the record of how they were made and ``label`` the initializer's name)."""
     ds = ds if ds is not None else load_data(cfg)
-    model = build_model(cfg, ds)
+    model = build_model(cfg, ds, params)
     initial = {k: v.copy() for k, v in model.params.state().items()} if save_weights else None
     loss, y_tr, y_te = loss_and_targets(cfg, ds)
     settings = settings_of(cfg, ds)
@@ -249,9 +268,9 @@ def run(cfg: TrainConfig, *, save_weights: bool = False, callbacks: L.Callbacks 
         boundary = decision_boundary(model, ds, cfg.train.loss) if ds.plot_2d else None
     act, w_init, _ = components_of(cfg)
     return TrainResult(config=cfg, dataset=dataset_summary(ds), activation=act.label(),
-                       initializer=w_init.label(), widths=model.params.widths, loop=res, elapsed=elapsed,
+                       initializer=label or w_init.label(), widths=model.params.widths, loop=res, elapsed=elapsed,
                        final={k: v.copy() for k, v in model.params.state().items()}, initial=initial,
-                       boundary=boundary)
+                       boundary=boundary, datainit=datainit)
 
 
 def with_initializer(cfg: TrainConfig, init: Spec, activation: Spec | None = None,

@@ -45,6 +45,10 @@ MODULES = (
     "normalization",
     "glorot2010_train",
     "schoenholz2017",
+    "lsuv",
+    "pretraining",
+    "transfer",
+    "lottery",
 )
 
 #: Modules of this package that are not studies.

@@ -255,6 +255,7 @@ class Case:
     config: str
     sets: tuple[tuple[str, Any], ...] = ()
     example: str | None = None
+    kind: str = "run"  # "train": a training config (initlab train), read by a study's own runner
 
 
 @dataclass(frozen=True)
@@ -287,9 +288,29 @@ class Study:
     # larger one run with ``initlab reproduce --large``; ``cases`` is then empty
     grid: Any = None
     large: Any = None
+    # A study that is not a step-0 comparison (training, pretraining, pruning): ``runner(configs,
+    # seeds)`` gets the cases' loaded configs by key and the seed list and returns an
+    # :class:`Outcome`, which the claims read instead of :class:`Measured`.
+    runner: Callable[[dict, list[int]], "Outcome"] | None = None
 
     def case(self, key: str) -> Case:
         return next(c for c in self.cases if c.key == key)
+
+
+@dataclass
+class Outcome:
+    """What a study with a ``runner`` measured: ``values[name]`` one number per seed (what its
+    claims read through :func:`measured`), ``tables`` name -> (rows, columns) written as
+    ``<name>.csv``, and ``figures`` (file, caption, draw) where ``draw(path)`` writes the PNG."""
+
+    values: dict[str, list[float | None]]
+    tables: dict[str, tuple[list[dict], tuple[str, ...]]] = field(default_factory=dict)
+    figures: list[tuple[str, str, Callable]] = field(default_factory=list)
+
+
+def measured(name: str) -> Callable[[Outcome], list[float | None]]:
+    """A claim's ``measure`` for a runner study: the per-seed values ``name`` of its outcome."""
+    return lambda o: o.values[name]
 
 
 @dataclass(frozen=True)

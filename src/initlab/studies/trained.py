@@ -99,6 +99,7 @@ class TrainStudy:
     kind: str = "train"
     grid: None = None  # as framework.Study: a training study is not a grid study
     large: None = None
+    runner: None = None  # as framework.Study: the training studies of this module run through run
 
     @property
     def seed_list(self) -> tuple[int, ...]:
