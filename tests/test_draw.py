@@ -13,6 +13,7 @@ import math
 import numpy as np
 import pytest
 from scipy import stats
+from scipy.special import ndtr
 
 from initlab.engine import _draw_numpy, draw, kernel
 from initlab.engine import initializers as I
@@ -146,26 +147,33 @@ def test_ziggurat_tables_close_at_the_top():
 def test_normal_ks_on_1e7_draws_over_seeds():
     for seed in range(3):
         x = draw.normal(np.random.default_rng(seed), (10_000_000,), np.float64)
-        assert stats.kstest(x, "norm").pvalue > 0.01, seed
+        assert stats.kstest(x, ndtr).pvalue > 0.01, seed
 
 
 @pytest.mark.parametrize("dt", DTYPES)
 def test_ks_p_values_over_many_seeds_are_uniform(dt):
     for name, f in kinds(dt):
         ps = []
-        for seed in range(200):
+        for seed in range(100):
             x = f(np.random.default_rng(1000 + seed), 20_000).astype(np.float64)
             ps.append(stats.kstest(x, _cdf(name)).pvalue)
         assert stats.kstest(ps, "uniform").pvalue > 0.001, name
 
 
+def truncnorm_cdf(a: float, b: float, scale: float = 1.0):
+    """CDF of scale * Z, Z ~ N(0, 1) conditioned on [a, b] (closed form; scipy's truncnorm is
+    ~50x slower on 1e7 points)."""
+    pa, pb = ndtr(a), ndtr(b)
+    return lambda x: np.clip((ndtr(np.asarray(x) / scale) - pa) / (pb - pa), 0.0, 1.0)
+
+
 def _cdf(name):
     if name == "normal":
-        return stats.norm(0.25, 1.5).cdf
+        return lambda x: ndtr((np.asarray(x) - 0.25) / 1.5)
     if name == "truncated":
-        return stats.truncnorm(-2.0, 2.0, scale=0.5).cdf
+        return truncnorm_cdf(-2.0, 2.0, 0.5)
     if name == "truncated_tail":
-        return stats.truncnorm(0.5, 3.5).cdf
+        return truncnorm_cdf(0.5, 3.5)
     return stats.uniform(-3.0, 3.5).cdf
 
 
@@ -174,7 +182,7 @@ def test_truncated_and_uniform_ks_on_1e7_draws(dt):
     n = 10_000_000
     x = draw.truncated(np.random.default_rng(1), (n,), dt, -2.0, 2.0, 0.0, 1.0, dt(-2.0), dt(2.0))
     assert x.min() >= -2.0 and x.max() <= 2.0 and x.min() < -1.9999 and x.max() > 1.9999
-    assert stats.kstest(x.astype(np.float64), stats.truncnorm(-2, 2).cdf).pvalue > 0.01
+    assert stats.kstest(x.astype(np.float64), truncnorm_cdf(-2.0, 2.0)).pvalue > 0.01
     u = draw.uniform(np.random.default_rng(2), (n,), dt, -1.0, 1.0)
     assert u.min() >= -1.0 and u.max() <= 1.0
     assert stats.kstest(u.astype(np.float64), stats.uniform(-1, 2).cdf).pvalue > 0.01
@@ -235,4 +243,4 @@ def test_narrow_and_tail_truncations_keep_their_proposals(numpy_path):
         init = I.truncated_normal(0.0, 2.0, a, b)
         x = init(np.random.default_rng(4), (400_000,), np.float64)
         assert x.min() >= 2 * a and x.max() <= 2 * b
-        assert stats.kstest(x, stats.truncnorm(a, b, scale=2.0).cdf).pvalue > 0.01, (a, b)
+        assert stats.kstest(x, truncnorm_cdf(a, b, 2.0)).pvalue > 0.01, (a, b)

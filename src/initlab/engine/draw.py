@@ -23,8 +23,8 @@ How (details in ``_draw.c``):
   rounded once. Truncated normals: normals redrawn per entry until inside the interval.
   Uniforms: 52 random bits, ``u * (high - low) + low`` in float64, rounded once.
 - ``kernel.DRAW`` is the C kernel or None; without it :mod:`initlab.engine._draw_numpy`
-  computes the very same arrays (4-8x slower than the kernel, about numpy's own speed), so
-  committed results reproduce on a machine without a C compiler.
+  computes the very same arrays (2-5x slower than numpy's own draws, ~10-20x slower than the
+  kernel), so committed results reproduce on a machine without a C compiler.
 
 Threads: ``INITLAB_DRAW_THREADS`` (read at import) or :func:`set_threads` sets how many threads
 fill one array, default ``min(2, cores available)``; a worker of a process pool should ask for
@@ -42,6 +42,8 @@ import numpy as np
 
 from initlab.engine import _draw_numpy, kernel
 
+# what the draws are (manifests record it): a new scheme changes every drawn number
+SCHEME = "splitmix64-counter ziggurat256 v1"
 MASK = (1 << 64) - 1
 MIN_SPLIT = 1 << 16  # smaller arrays: one thread (a thread hand-off costs ~20-50 us)
 _lock = threading.Lock()

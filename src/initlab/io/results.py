@@ -34,7 +34,9 @@ from typing import Iterable, Iterator
 from initlab import fmt
 from initlab.errors import InitlabError
 
-SCHEMA_VERSION = 1
+# 2: the weights come from initlab.engine.draw's counter-based streams (issue 18): every drawn
+# number changed once; stats.json's histograms gained "input" (layer 0)
+SCHEMA_VERSION = 2
 MANIFEST = "manifest.json"
 
 
@@ -351,7 +353,9 @@ def versions() -> dict:
     import numpy
 
     from initlab import __version__
+    from initlab.engine import draw
     from initlab.engine.stats import kernel_info
 
     return {"initlab": __version__, "python": sys.version.split()[0], "numpy": numpy.__version__,
-            "platform": platform.platform(), "kernel": kernel_info()}
+            "platform": platform.platform(), "kernel": kernel_info(),
+            "draw": {"scheme": draw.SCHEME, "kernel": draw.info()["kernel"]}}
