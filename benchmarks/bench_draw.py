@@ -141,7 +141,7 @@ def section_whole_run(pairs: int, deep: bool):
     exe = Path(sys.executable).parent / "initlab"
     shapes = [(256, 1024, 100, True, "whole run 256x1024x100 / bare", 1.3)]
     if deep:
-        shapes.append((256, 1024, 1000, False, "whole run depth 1000 / bare", 0.5))
+        shapes.append((256, 1024, 1000, True, "whole run depth 1000 / bare", 0.5))
     with tempfile.TemporaryDirectory() as tmp:
         for batch, width, depth, figures, label, target in shapes:
             cfg = Path(tmp) / f"whole{depth}.yaml"

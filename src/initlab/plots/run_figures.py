@@ -11,7 +11,7 @@
 - ``gradients.png`` (backward on): the same for dL/dh per layer on the shared range
   +-4 std of the top gradient (Glorot & Bengio 2010, Fig. 7).
 
-Drawing cost does not grow with depth: one Agg figure, one mesh and at most 6 bar panels
+Drawing cost does not grow with depth: one Agg figure, one mesh and at most 5 bar panels
 (benchmarks/bench.py measures it against the run).
 - ``stats.png``: mean and std of activations (and gradient std) against depth; log scale
   where the values span more than two decades.
@@ -58,7 +58,7 @@ def panel_layers(n: int, max_panels: int = MAX_PANELS, must: tuple[int, ...] = (
     return sorted(shown)
 
 
-PANELS = 6  # chosen layers beside the all-layers heatmap (input, first, spread, last)
+PANELS = 5  # chosen layers under the all-layers heatmap (input, first, spread, last)
 HEATMAP_FROM = 8  # layers (with the input) from which the heatmap is drawn
 DENSITY_FLOOR = 1e-4  # the heatmap's colour scale: log10 of the fraction per bin, from here up
 
@@ -125,14 +125,12 @@ def _heatmap(ax, frac, out, edges, first_nonfinite, xlabel: str) -> None:
 def _cmap():
     from matplotlib import colormaps
 
-    cmap = colormaps["viridis"].copy()
-    cmap.set_bad("white")
-    return cmap
+    return colormaps["viridis"].with_extremes(bad="white")
 
 
 def _panel(ax, frac, out, nonfinite, edges, layer, std, color, marked: bool) -> None:
     """One layer's histogram (percent per bin) with its std; ReLU's spike at 0 clipped and its
-    height written; notes in the headroom above the bars, never on them."""
+    height written; std and notes in the headroom above the bars, never on them."""
     pct = 100.0 * np.nan_to_num(frac)
     ax.stairs(pct, edges, fill=True, color=color, lw=0)
     top = float(pct.max()) if pct.size else 0.0
@@ -146,17 +144,21 @@ def _panel(ax, frac, out, nonfinite, edges, layer, std, color, marked: bool) -> 
     if o > 0:
         notes.append(f"{100 * o:.1f}% out of range")
     if nonfinite:
-        notes.append(f"{nonfinite} non-finite skipped")
+        notes.append(f"all {nonfinite} non-finite, skipped" if not np.nansum(frac) and not o
+                     else f"{nonfinite} non-finite skipped")
     head = 1.0 + 0.16 * max(1, len(notes))
     ax.set_ylim(0, (top if top > 0 else 1.0) * head)
     if notes:
         ax.text(0.98, 0.97, "\n".join(notes), transform=ax.transAxes, va="top", ha="right",
                 fontsize=6.5, color="C3")
+    if std is not None and math.isfinite(std):
+        ax.text(0.03, 0.97, f"std {std:.3g}", transform=ax.transAxes, va="top", ha="left",
+                fontsize=7)
     name = "input" if layer == 0 else f"layer {layer}"
-    std_txt = "" if std is None or not math.isfinite(std) else f", std {std:.3g}"
-    ax.set_title(f"{name}{std_txt}" + (": first inf/NaN" if marked else ""), fontsize=8,
+    ax.set_title(name + (": first inf/NaN" if marked else ""), fontsize=8,
                  color="C3" if marked else "black")
     ax.tick_params(labelsize=6.5)
+    ax.locator_params(nbins=3)  # fewer labels to lay out (text is most of a figure's cost)
 
 
 def chosen_layers(n: int, k: int = PANELS, must: tuple[int, ...] = ()) -> list[int]:
@@ -188,7 +190,10 @@ def histogram_figure(hist: dict, title: str, path: Path, color: str = "C0", xlab
     edges = np.asarray(hist["edges"])
     n = frac.shape[0]
     must = () if first_nonfinite is None else (first_nonfinite - 1, first_nonfinite)
-    layers = [l for l in chosen_layers(n, must=must) if l > 0 or inp is not None]
+    if inp is not None:
+        layers = chosen_layers(n, must=must)
+    else:  # no layer 0 (gradients): choose among layers 1..n-1
+        layers = [l + 1 for l in chosen_layers(n - 1, must=tuple(m - 1 for m in must))]
     heat = n >= HEATMAP_FROM
     cols = len(layers)
     fig = plt.figure(figsize=(max(8.0, 1.9 * cols), 5.6 if heat else 2.6))
@@ -209,10 +214,11 @@ def histogram_figure(hist: dict, title: str, path: Path, color: str = "C0", xlab
     skipped = sum(nonfinite)
     if skipped:
         bad = [i for i, v in enumerate(nonfinite) if v]
-        shown += f"; {skipped} non-finite values skipped in {len(bad)} layers, from layer {bad[0]}"
+        shown += (f"\n{skipped} non-finite values (inf/NaN) skipped in {len(bad)} layers, "
+                  f"from layer {bad[0]}")
     fig.suptitle(f"{title}\n{shown}", fontsize=9)
     fig.subplots_adjust(left=0.07, right=0.97, bottom=0.1 if heat else 0.2,
-                        top=0.88 if heat else 0.76)
+                        top=(0.88 if heat else 0.76) - (0.04 if skipped else 0.0))
     save(fig, path)
 
 
@@ -259,7 +265,8 @@ def stats_figure(doc: dict, path: Path) -> None:
         ax.set_title(label)
         ax.grid(alpha=0.3)
     fig.suptitle(f"{doc['config']['name']}: {doc['activation']}, {doc['initializer']}")
-    fig.tight_layout()
+    # fixed margins: tight_layout lays every text out twice (a third of this figure's cost)
+    fig.subplots_adjust(left=0.07, right=0.98, bottom=0.15, top=0.84, wspace=0.28)
     save(fig, path)
 
 
