@@ -104,15 +104,25 @@ def test_a_slice_of_entries_is_the_same_slice_of_the_whole(numpy_path):
     assert np.array_equal(whole[2000:2777], part)
 
 
-@pytest.mark.parametrize("kind", ["normal", "uniform", "truncated"])
+@pytest.mark.parametrize("kind", ["normal", "truncated"])
 def test_float32_is_the_float64_draw_rounded_once(kind):
     f = {"normal": lambda r, dt: draw.normal(r, (10_000,), dt, 0.1, 0.3),
-         "uniform": lambda r, dt: draw.uniform(r, (10_000,), dt, -0.2, 0.7),
          "truncated": lambda r, dt: draw.truncated(r, (10_000,), dt, -2.0, 2.0, 0.0, 1.0,
                                                    dt(-2.0), dt(2.0))}[kind]
     a32 = f(np.random.default_rng(3), np.float32)
     a64 = f(np.random.default_rng(3), np.float64)
     assert np.array_equal(a32, a64.astype(np.float32))
+
+
+def test_uniforms_have_the_dtypes_resolution():
+    """float64: 52 random bits; float32: 24 (two per word, float32's own resolution)."""
+    u32 = draw.uniform(np.random.default_rng(1), (100_001,), np.float32, 0.0, 1.0)
+    u64 = draw.uniform(np.random.default_rng(1), (100_001,), np.float64, 0.0, 1.0)
+    k32, k64 = u32.astype(np.float64) * 2.0**24, u64 * 2.0**52
+    assert np.array_equal(k32, np.floor(k32)) and np.array_equal(k64, np.floor(k64))
+    assert len(np.unique(u32)) > 99_000 and u32.max() < 1.0 and u64.max() < 1.0
+    # the odd entries' bits are independent of the even ones'
+    assert abs(np.corrcoef(u32[0:-1:2], u32[1::2])[0, 1]) < K / math.sqrt(50_000)
 
 
 def test_keys_differ_between_layers_and_the_stream_goes_on():

@@ -9,7 +9,9 @@
  *    Flood 2014, Java's SplittableRandom) with gamma g: mix is its output function (Stafford's
  *    Mix13), s + j g its Weyl state; a word depends only on (key, j, c), so any split of the
  *    entries between threads gives the same array.
- *  - uniforms: u = (word >> 12) 2^-52 in [0, 1) (52 random bits, exact).
+ *  - uniforms: u = (word >> 12) 2^-52 in [0, 1) (52 random bits, exact); float32 uniform
+ *    arrays take two 24-bit uniforms from each word of entry pair p = j / 2 (bits 8-31 for the
+ *    even entry, 40-63 for the odd one): half the hashing, float32's own resolution.
  *  - normals: the Ziggurat of Marsaglia & Tsang (2000) with 256 layers and tail by
  *    Marsaglia's (1964) exponential method; tables X, K, W, F, D come from Python (draw.py
  *    computes them once, so both paths use the very same doubles). Layer i = word & 255, sign
@@ -140,7 +142,7 @@ static double slow_value(const Spec *sp, uint64_t j)
 #define DEFINE_FILL(SUF, T, ATTR)                                                                  \
     static ATTR void fill_##SUF(const Spec *sp, T *restrict out, uint64_t j0, Py_ssize_t n)      \
     {                                                                                              \
-        double x[BLOCK];                                                                           \
+        double x[BLOCK + 1];                                                                       \
         uint8_t flag[BLOCK + 8];                                                                   \
         const uint64_t s = sp->s, g = sp->g;                                                       \
         const double scale = sp->scale, shift = sp->shift, a = sp->a, b = sp->b;                   \
@@ -149,6 +151,20 @@ static double slow_value(const Spec *sp, uint64_t j)
             const int nb = (int)(n - k0 < BLOCK ? n - k0 : BLOCK);                                 \
             T *restrict o = out + k0;                                                              \
             const uint64_t b0 = s + (j0 + (uint64_t)k0) * g;                                       \
+            if (sp->kind == KIND_UNIFORM && sizeof(T) == 4) { /* two 24-bit uniforms a word */     \
+                const uint64_t p0 = s + ((j0 + (uint64_t)k0) >> 1) * g;                            \
+                const int np = (nb + 1) >> 1;                                                      \
+                _Pragma("omp simd")                                                                \
+                for (int p = 0; p < np; p++) {                                                     \
+                    uint64_t w = mix(p0 + (uint64_t)p * g);                                        \
+                    x[2 * p] = (double)(uint32_t)((w & 0xffffffffu) >> 8) * 0x1p-24;               \
+                    x[2 * p + 1] = (double)(uint32_t)(w >> 40) * 0x1p-24;                          \
+                }                                                                                  \
+                _Pragma("omp simd")                                                                \
+                for (int k = 0; k < nb; k++)                                                       \
+                    o[k] = (T)(x[k] * scale + shift);                                              \
+                continue;                                                                          \
+            }                                                                                      \
             if (sp->kind == KIND_UNIFORM) {                                                        \
                 _Pragma("omp simd")                                                                \
                 for (int k = 0; k < nb; k++)                                                       \
@@ -317,6 +333,11 @@ static PyObject *py_fill(PyObject *Py_UNUSED(self), PyObject *args)
         return NULL;
     }
     Py_ssize_t n = v.len / v.itemsize;
+    if (is32 && sp.kind == KIND_UNIFORM && (start & 1)) {
+        PyErr_SetString(PyExc_ValueError, "fill: float32 uniforms start at an even entry");
+        PyBuffer_Release(&v);
+        return NULL;
+    }
     const Impl *im = impl_now;
     Py_BEGIN_ALLOW_THREADS
     if (is32) im->f32(&sp, (float *)v.buf, (uint64_t)start, n);

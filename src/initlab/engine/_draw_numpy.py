@@ -137,7 +137,10 @@ def _slow(s: int, g: int, j: np.ndarray, a: float, b: float) -> np.ndarray:
 
 def fill(out: np.ndarray, kind: int, s: int, g: int, start: int, a: float, b: float,
          scale: float, shift: float, lo: float, hi: float) -> None:
-    """What ``_draw.fill`` does, into the contiguous 1-D float32/float64 array ``out``."""
+    """What ``_draw.fill`` does, into the contiguous 1-D float32/float64 array ``out`` (float32
+    uniforms: ``start`` even)."""
+    if kind == KIND_UNIFORM and out.dtype == np.float32 and start % 2:
+        raise ValueError("fill: float32 uniforms start at an even entry")
     if kind == KIND_NORMAL:
         a, b = -math.inf, math.inf
     dt = out.dtype
@@ -145,6 +148,17 @@ def fill(out: np.ndarray, kind: int, s: int, g: int, start: int, a: float, b: fl
     su, gu = np.uint64(s), np.uint64(g)
     for k0 in range(0, out.size, CHUNK):
         nb = min(CHUNK, out.size - k0)
+        if kind == KIND_UNIFORM and dt == np.float32:  # two 24-bit uniforms per word
+            p = np.arange((start + k0) >> 1, ((start + k0) >> 1) + ((nb + 1) >> 1), dtype=np.uint64)
+            w = _mix(su + p * gu)
+            x = np.empty(2 * p.size)
+            x[0::2] = ((w & np.uint64(0xFFFFFFFF)) >> np.uint64(8)).astype(np.float64) * 2.0**-24
+            x[1::2] = (w >> np.uint64(40)).astype(np.float64) * 2.0**-24
+            x = x[:nb]
+            x *= scale
+            x += shift
+            out[k0:k0 + nb] = x
+            continue
         j = np.arange(start + k0, start + k0 + nb, dtype=np.uint64)
         w = _mix(su + j * gu)
         if kind == KIND_UNIFORM:

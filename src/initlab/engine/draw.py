@@ -21,7 +21,8 @@ How (details in ``_draw.c``):
 - Normals: the Ziggurat (Marsaglia & Tsang 2000, 256 layers, float64 throughout: 52-bit
   mantissas), its tail by Marsaglia's exact method; float32 arrays are the float64 draws
   rounded once. Truncated normals: normals redrawn per entry until inside the interval.
-  Uniforms: 52 random bits, ``u * (high - low) + low`` in float64, rounded once.
+  Uniforms: ``u * (high - low) + low`` in float64, rounded once, u with 52 random bits, or in
+  float32 arrays 24 (float32's own resolution; two per word, half the work).
 - ``kernel.DRAW`` is the C kernel or None; without it :mod:`initlab.engine._draw_numpy`
   computes the very same arrays (2-5x slower than numpy's own draws, ~10-20x slower than the
   kernel), so committed results reproduce on a machine without a C compiler.
@@ -43,7 +44,7 @@ import numpy as np
 from initlab.engine import _draw_numpy, kernel
 
 # what the draws are (manifests record it): a new scheme changes every drawn number
-SCHEME = "splitmix64-counter ziggurat256 v1"
+SCHEME = "splitmix64-counter ziggurat256 v2"
 MASK = (1 << 64) - 1
 MIN_SPLIT = 1 << 16  # smaller arrays: one thread (a thread hand-off costs ~20-50 us)
 _lock = threading.Lock()
@@ -166,8 +167,9 @@ def truncated(rng: np.random.Generator, shape: tuple, dt, a: float, b: float, me
 
 
 def uniform(rng: np.random.Generator, shape: tuple, dt, low: float, high: float) -> np.ndarray:
-    """U[low, high) entries: u (high - low) + low with u = k 2^-52, in float64, rounded once to
-    ``dt`` (so a float32 entry may round up to ``high`` itself, as the exact value would)."""
+    """U[low, high) entries: u (high - low) + low in float64, rounded once to ``dt``, with
+    u = k 2^-52 (float64) or k 2^-24 (float32: two from each word); a float32 entry may round up
+    to ``high`` itself, as the exact value would."""
     s, g = key(rng)
     return _array(shape, np.dtype(dt), (_draw_numpy.KIND_UNIFORM, s, g, 0, 0.0, 0.0,
                                         float(high) - float(low), float(low), 0.0, 0.0))
