@@ -723,7 +723,7 @@ def main(argv=None) -> int:
         section_cli(runs=5),
         section_training(15, torch),
         bench_draw.section_drawing(5, quick=True),
-        bench_draw.section_run_figures(3, depths=(10,)),
+        bench_draw.section_run_figures(2, depths=(100,)),
         bench_draw.section_whole_run(2, deep=False),
     )
     if args.quick:
