@@ -83,7 +83,7 @@ TARGETS = {
     # allow a one-core CI runner: one thread measured 2.5-2.9x normal, 1.5-1.9x uniform)
     "draw normal": (">=", 3.0, 1.2),
     "draw truncated normal": (">=", 3.0, 1.2),
-    "draw uniform": (">=", 3.0, 0.8),
+    "draw uniform": (">=", 3.0, 0.5),  # a 1-3 ms draw: wall-time noise dominates under load
     # a whole `initlab run` (figures included) / a bare numpy script, process start to exit
     "whole run": ("<=", 1.3, 2.5),
     "whole run deep": ("<=", 0.5, 1.0),
