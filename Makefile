@@ -10,7 +10,7 @@ RESULTS ?= results
 
 .PHONY: install run test figures check-results bench clean
 
-$(STAMP): pyproject.toml setup.py src/initlab/engine/_fused.c
+$(STAMP): pyproject.toml setup.py src/initlab/engine/_fused.c src/initlab/engine/_draw.c
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	@$(BIN)/initlab --version  # the kernel line: which variant runs, or "not built" (pip hides the build's warning)

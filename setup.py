@@ -1,4 +1,5 @@
-"""Build of the optional C kernel ``initlab.engine._fused`` (everything else is in pyproject.toml).
+"""Build of the optional C kernels ``initlab.engine._fused`` (statistics) and ``initlab.engine._draw``
+(weight draws); everything else is in pyproject.toml.
 
 Portable by default: the module is compiled for the architecture's baseline instruction set, so
 a wheel or an image built on one machine runs on any other of the architecture. On x86-64 its
@@ -72,7 +73,8 @@ class BuildExt(build_ext):
 setup(
     # optional: setuptools then accepts a missing module wherever it looks for one; BuildExt
     # announces the failure (setuptools' own note for optional extensions is hidden by pip)
-    ext_modules=[Extension("initlab.engine._fused", ["src/initlab/engine/_fused.c"],
-                           optional=not _flag("INITLAB_REQUIRE_KERNEL"))],
+    ext_modules=[Extension(f"initlab.engine.{name}", [f"src/initlab/engine/{name}.c"],
+                           optional=not _flag("INITLAB_REQUIRE_KERNEL"))
+                 for name in ("_fused", "_draw")],
     cmdclass={"build_ext": BuildExt},
 )

@@ -31,8 +31,9 @@ What is compared with what (same shapes, dtype, weights and activation on both s
   and a stats step (the same step plus :class:`StatsObserver` forward and backward statistics of
   a probe batch of 128, the update ratio, std(W) and distinct units) against a plain step.
 
-Weight drawing is not part of either side of a ratio (9 ns per entry, more than the forward
-pass itself at width 1024); it is reported on its own with the full ``initlab run`` time.
+Weight drawing is not part of either side of those ratios; ``bench_draw.py`` measures it against
+numpy's own draws, the structured initializers beside a QR, whole ``initlab run`` processes
+against a bare numpy script, and the run's figures against the run (issue 18).
 """
 
 from __future__ import annotations
@@ -58,6 +59,9 @@ from initlab.runs import experiment
 from initlab.engine import network
 from initlab.engine.parameters import StoredParameters
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import bench_draw  # noqa: E402  (issue 18's sections; they use record and interleaved from here)
+
 # name -> (target, CI bound). "<=": the ratio must stay below; ">=": above.
 # The CI bounds sit well above the ratios measured on the reference machine (forward 1.1-1.2 at
 # the cs231n shape, fwd+bwd 1.0-1.2; see README.md) with room for a noisy shared runner, and
@@ -82,6 +86,16 @@ TARGETS = {
     # the playground's step-0 answer (settings read as --set, config, run, theory, JSON) over the
     # bare experiment.run of the same config: what serving adds
     "serve step-0 / initlab run": ("<=", 1.1, 1.5),
+    # issue 18 (bench_draw.py): numpy's draw time / initlab's, same shape and dtype (the bounds
+    # allow a one-core CI runner: one thread measured 2.5-2.9x normal, 1.5-1.9x uniform)
+    "draw normal": (">=", 3.0, 1.2),
+    "draw truncated normal": (">=", 3.0, 1.2),
+    "draw uniform": (">=", 3.0, 0.5),  # a 1-3 ms draw: wall-time noise dominates under load
+    # a whole `initlab run` (figures included) / a bare numpy script, process start to exit
+    "whole run": ("<=", 1.3, 2.5),
+    "whole run deep": ("<=", 0.5, 1.0),
+    # drawing the run's figures / the run itself
+    "figures / run": ("<=", 1.0, 3.0),
 }
 
 RESULTS: list[dict] = []
@@ -849,6 +863,9 @@ def main(argv=None) -> int:
         section_cli(runs=5),
         section_training(15, torch),
         section_serve(5),
+        bench_draw.section_drawing(5, quick=True),
+        bench_draw.section_run_figures(2, depths=(100,)),
+        bench_draw.section_whole_run(2, deep=False),
     )
     if args.sweeps:
         section_sweeps(args.rounds or 3)
@@ -866,6 +883,10 @@ def main(argv=None) -> int:
         section_full_run(quick=False)
         section_training(41, torch)
         section_serve(11)
+        bench_draw.section_drawing(9)
+        bench_draw.section_matrix_inits(5)
+        bench_draw.section_run_figures(5)
+        bench_draw.section_whole_run(5, deep=True)
         section_figures()
         section_sweeps(3)
     regress = [r for r in RESULTS if r["regress"]]

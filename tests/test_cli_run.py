@@ -8,6 +8,7 @@ import sys
 import pytest
 
 from initlab.cli import main
+from initlab.io import results
 
 CONFIG = """\
 name: tiny
@@ -36,7 +37,7 @@ def test_run_writes_every_file(cfg, tmp_path, capsys, monkeypatch):
     assert [int(r["layer"]) for r in rows] == [0, 1, 2, 3, 4]
     assert {"preact_mean", "act_std", "act_saturated", "dead_units", "grad_weight_ratio"} <= set(rows[0])
     doc = json.loads((out / "stats.json").read_text())
-    assert doc["schema_version"] == 2 and doc["config"]["network"]["depth"] == 4
+    assert doc["schema_version"] == results.SCHEMA_VERSION and doc["config"]["network"]["depth"] == 4
     man = json.loads((out / "manifest.json").read_text())
     assert man["seed"] == 1 and set(man["files"]) == set(names) - {"manifest.json", "machine.json"}
     assert "elapsed_seconds" not in man and "versions" not in man  # machine-specific: machine.json

@@ -35,7 +35,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from initlab.engine import _params
+from initlab.engine import _params, draw
 from initlab.errors import ConfigError, lookup, unknown
 from initlab.fmt import param
 
@@ -222,19 +222,13 @@ def _fan(mode: str, fan_in: int, fan_out: int) -> float:
 # --- drawing primitives (in the target dtype, scaled in place) ------------------------------
 
 def _normal(rng, shape, dt, mean: float, std: float) -> np.ndarray:
-    x = rng.standard_normal(shape, dtype=dt)
-    if std != 1.0:
-        x *= std
-    if mean != 0.0:
-        x += mean
-    return x
+    """mean + std z in float64, rounded once to dt (initlab.engine.draw: exact, fast)."""
+    return draw.normal(rng, shape, dt, mean, std)
 
 
 def _uniform(rng, shape, dt, low: float, high: float) -> np.ndarray:
-    x = rng.random(shape, dtype=dt)  # [0, 1)
-    x *= high - low
-    x += low
-    return x
+    """low + (high - low) u, u uniform on [0, 1) (52 bits), in float64, rounded once to dt."""
+    return draw.uniform(rng, shape, dt, low, high)
 
 
 _SQRT2 = math.sqrt(2.0)
@@ -268,18 +262,22 @@ def truncnorm_moments(a: float, b: float) -> tuple[float, float]:
     return m, 1.0 + (apa - bpb) / z - m * m
 
 
-def _truncnorm_std(rng, n: int, a: float, b: float, dt) -> np.ndarray:
-    """``n`` exact draws of N(0, 1) conditioned on [a, b], by rejection with redraw.
+def _truncated(rng, shape, dt, a: float, b: float, mean: float, std: float, lo: float,
+               hi: float) -> np.ndarray:
+    """mean + std z, z ~ N(0, 1) conditioned on [a, b], rounded to dt and clipped to [lo, hi]
+    (rounding can step an ulp outside), by rejection with redraw.
 
-    The proposal with the best acceptance rate is used: the normal itself (wide intervals), a
-    uniform on [a, b] (narrow ones) or, for a tail [a, b] with a > 0, a shifted exponential of
-    rate lam = (a + sqrt(a^2 + 4)) / 2 (Robert 1995). Every round redraws only the rejected
-    entries, so the loop runs over rounds (a handful), never over elements.
+    The proposal with the best acceptance rate is used: the normal itself (wide intervals:
+    :func:`initlab.engine.draw.truncated`, per-entry redraws in the kernel), a uniform on [a, b]
+    (narrow ones) or, for a tail [a, b] with a > 0, a shifted exponential of rate
+    lam = (a + sqrt(a^2 + 4)) / 2 (Robert 1995). The last two are numpy rounds over uniforms of
+    :func:`initlab.engine.draw.uniforms` (the same with or without the C kernel); every round
+    redraws only the rejected entries.
     """
-    if b <= 0:  # all mass on the left: sample -Z on [-b, -a], which has -b >= 0
-        x = _truncnorm_std(rng, n, -b, -a, dt)
-        np.negative(x, out=x)
-        return x
+    lo_t, hi_t = _inside(lo, dt, True), _inside(hi, dt, False)
+    if b <= 0:  # all mass on the left: -Z on [-b, -a], which has -b >= 0
+        return _truncated(rng, shape, dt, -b, -a, mean, -std, lo, hi)
+    n = math.prod(shape)
     mass = _mass(a, b)
     width = b - a
     m2 = 0.0 if a <= 0 else a * a  # min of z^2 on [a, b]
@@ -290,33 +288,33 @@ def _truncnorm_std(rng, n: int, a: float, b: float, dt) -> np.ndarray:
         lam = 0.5 * (a + math.sqrt(a * a + 4.0))
         acc["exponential"] = mass * _SQRT2PI * lam * math.exp(lam * a - 0.5 * lam * lam)
     method = max(acc, key=acc.get)
+    if method == "normal":
+        return draw.truncated(rng, shape, dt, a, b, mean, std, lo_t, hi_t)
 
     def propose(k: int) -> tuple[np.ndarray, np.ndarray]:
-        if method == "normal":
-            z = rng.standard_normal(k, dtype=dt)
-            return z, (z >= a) & (z <= b)
+        u = draw.uniforms(rng, 2 * k)
+        z, v = u[:k], u[k:]
         if method == "uniform":
-            z = rng.random(k, dtype=dt)
             z *= width
             z += a
-            u = rng.random(k, dtype=dt)
-            # accept with exp((m2 - z^2) / 2); (a - z)(a + z) keeps float32 precise far out
+            # accept with exp((m2 - z^2) / 2); (a - z)(a + z) keeps precision far out
             t = (a - z) * (a + z) if a > 0 else -(z * z)
             t *= 0.5
-            return z, u <= np.exp(t, out=t)
-        z = rng.standard_exponential(k, dtype=dt)
+            return z, v <= np.exp(t, out=t)
+        z = -np.log1p(-z)
         z *= 1.0 / lam
         z += a
-        u = rng.random(k, dtype=dt)
-        return z, (u <= np.exp(-0.5 * (z - lam) ** 2)) & (z <= b)
+        return z, (v <= np.exp(-0.5 * (z - lam) ** 2)) & (z <= b)
 
-    out, ok = propose(n)
+    z, ok = propose(n)
     todo = np.flatnonzero(~ok)
     while todo.size:
-        z, ok = propose(todo.size)
-        out[todo[ok]] = z[ok]
+        y, ok = propose(todo.size)
+        z[todo[ok]] = y[ok]
         todo = todo[~ok]
-    return out
+    z *= std
+    z += mean
+    return np.clip(z.astype(dt).reshape(shape), lo_t, hi_t)
 
 
 def _inside(value: float, dt, up: bool) -> float:
@@ -412,7 +410,7 @@ def truncated_normal(mean: float = 0.0, std: float = 1.0, a: float = -2.0, b: fl
     at +-2); torch trunc_normal_ (absolute bounds a, b). In all three std is the std of the
     parent normal, so the actual std is smaller (0.88 std at +-2); moments gives it exactly.
 
-    Sampled exactly by rejection with redraw (see ``_truncnorm_std``).
+    Sampled exactly by rejection with redraw (see ``_truncated``).
     """
     mean, std = _finite("mean", mean), _positive("std", std)
     a, b = _number("a", a), _number("b", b)
@@ -429,11 +427,7 @@ def truncated_normal(mean: float = 0.0, std: float = 1.0, a: float = -2.0, b: fl
 
     @_sampler("truncated_normal")
     def sample(rng, shape, dt):
-        x = _truncnorm_std(rng, math.prod(shape), alpha, beta, dt).reshape(shape)
-        x *= std
-        x += mean
-        # Rounding in dt can step an ulp outside; clip to the dt values inside [lo, hi].
-        return np.clip(x, _inside(lo, dt, True), _inside(hi, dt, False), out=x)
+        return _truncated(rng, shape, dt, alpha, beta, mean, std, lo, hi)
 
     params = {"mean": mean, "std": std, "a": a, "b": b, "bounds": bounds}
     return Initializer("truncated_normal", params, sample, lambda fan_in, fan_out: moments,
@@ -469,9 +463,8 @@ def variance_scaling(scale: float = 1.0, mode: str = "fan_in",
         if distribution == "uniform":
             bound = math.sqrt(3.0 * var)
             return _uniform(rng, shape, dt, -bound, bound)
-        x = _truncnorm_std(rng, math.prod(shape), -2.0, 2.0, dt).reshape(shape)
-        x *= math.sqrt(var) / TRUNC2_STD
-        return x
+        c = math.sqrt(var) / TRUNC2_STD
+        return _truncated(rng, shape, dt, -2.0, 2.0, 0.0, c, -2.0 * c, 2.0 * c)
 
     params = {"scale": scale, "mode": mode, "distribution": distribution}
     return Initializer("variance_scaling", params, sample,
@@ -569,7 +562,7 @@ def orthogonal(gain: float = 1.0) -> Initializer:
     def sample(rng, shape, dt):
         rows, cols = math.prod(shape[:-1]), shape[-1]
         # QR in float64 (LAPACK), then cast: the only float64 temporary we allow ourselves.
-        g = rng.standard_normal((max(rows, cols), min(rows, cols)))
+        g = _normal(rng, (max(rows, cols), min(rows, cols)), np.dtype(np.float64), 0.0, 1.0)
         q, r = np.linalg.qr(g)
         # numpy's QR leaves the signs of diag(R) to LAPACK; Q is Haar only after fixing them.
         d = np.sign(np.diagonal(r))

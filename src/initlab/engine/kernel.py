@@ -1,7 +1,8 @@
 """The optional C kernel :mod:`initlab.engine._fused` (``_fused.c``): whether it is built, which
 variant runs, and which activations it applies itself. ``KERNEL`` is the one switch every
 statistics module reads (``kernel.KERNEL``), so a test or a caller can force the numpy path in
-one place.
+one place; ``DRAW`` the same for the weight draws' kernel :mod:`initlab.engine._draw` (read by
+:mod:`initlab.engine.draw`, whose numpy path gives the same bits).
 """
 
 from __future__ import annotations
@@ -12,6 +13,11 @@ try:  # the compiled one-pass kernel; without it, the numpy path of the statisti
     from initlab.engine import _fused as KERNEL
 except ImportError:  # pragma: no cover - a build without a C compiler
     KERNEL = None
+
+try:  # the weight draws (initlab.engine.draw); without it, _draw_numpy's same draws
+    from initlab.engine import _draw as DRAW
+except ImportError:  # pragma: no cover - a build without a C compiler
+    DRAW = None
 
 # dtypes the kernel handles
 DTYPES = (np.dtype(np.float32), np.dtype(np.float64))

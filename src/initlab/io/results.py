@@ -34,7 +34,11 @@ from typing import Iterable, Iterator
 from initlab import fmt
 from initlab.errors import InitlabError
 
-SCHEMA_VERSION = 2  # 2: compare stats.csv always has seed; dL/dW per batch-mean loss; machine.json
+# 2 (this version, one change from 1): the weights come from initlab.engine.draw's counter-based
+# streams (issue 18: every drawn number changed once); stats.json's histograms gained "input"
+# (layer 0); compare's stats.csv always has seed; dL/dW per batch-mean loss; timings and versions
+# moved to machine.json
+SCHEMA_VERSION = 2
 MANIFEST = "manifest.json"
 
 
@@ -428,7 +432,9 @@ def versions() -> dict:
     import numpy
 
     from initlab import __version__
+    from initlab.engine import draw
     from initlab.engine.stats import kernel_info
 
     return {"initlab": __version__, "python": sys.version.split()[0], "numpy": numpy.__version__,
-            "platform": platform.platform(), "kernel": kernel_info()}
+            "platform": platform.platform(), "kernel": kernel_info(),
+            "draw": {"scheme": draw.SCHEME, "kernel": draw.info()["kernel"]}}

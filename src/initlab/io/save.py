@@ -44,6 +44,7 @@ def stats_document(result: RunResult) -> dict:
         "histograms": {
             "act": histogram_data(result.act_hist),
             "grad": histogram_data(result.grad_hist),
+            "input": histogram_data([result.input_hist]) if result.input_hist is not None else None,
         },
         "datainit": result.datainit,
     }

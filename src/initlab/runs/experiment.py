@@ -50,6 +50,7 @@ class RunResult:
     act_hist: list[Histogram] | None = None
     grad_hist: list[Histogram] | None = None
     loss: float | None = None
+    input_hist: Histogram | None = None  # layer 0 on the activations' range (the figures' panel)
     first_nonfinite: dict = field(default_factory=lambda: {"forward": None, "backward": None})
     arrays: dict[str, np.ndarray] | None = None
     theory: dict = field(default_factory=lambda: {"applies": False, "note": "not computed"})
@@ -115,6 +116,8 @@ class StatsObserver(network.Observer):
         self.want_hist = histograms
         self.summarizer = ActivationSummarizer(act.saturation, self.hist)
         self.plain = ActivationSummarizer(None, None)
+        self.input_summ = ActivationSummarizer(None, self.hist) if histograms else self.plain
+        self.input_hist: Histogram | None = None
 
     def _mark(self, which: str, layer: int, nonfinite: int) -> None:
         """Remember the first layer, in the pass's own order, with non-finite values."""
@@ -122,7 +125,9 @@ class StatsObserver(network.Observer):
             self.first[which] = layer
 
     def input(self, x: np.ndarray) -> None:
-        st = self.plain(x)  # moments, zeros and dead units in one pass
+        # moments, zeros and dead units in one pass (and the histogram the figures show as layer 0)
+        st = self.input_summ(x)
+        self.input_hist = st.hist if self.hist is not None else None
         m = st.moments
         self.rows[0].update(act_mean=m.mean, act_std=m.std, act_zero=st.zero, dead_units=st.dead,
                             act_nonfinite=m.nonfinite)
@@ -314,6 +319,7 @@ def run(cfg: Config, save_weights: bool = False, params=None, theory: bool = Tru
         config=cfg, activation=act, initializer=init.label(), rows=obs.rows,
         act_hist=obs.act_hist if obs.hist is not None else None, grad_hist=grad_hist, loss=loss,
         first_nonfinite=obs.first, arrays=obs.arrays, theory=note, log_length_ratio=length_ratio,
+        input_hist=obs.input_hist,
     )
 
 

@@ -7,13 +7,14 @@ import os
 
 WORKER_ENV = "INITLAB_SWEEP_WORKER"
 THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS",
-               "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
+               "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS", "INITLAB_DRAW_THREADS")
 _done = False
 
 
 def init_worker() -> None:
     """Process-pool initializer: one BLAS thread (the environment, read when numpy loads its
-    BLAS, and threadpoolctl for a BLAS already loaded) and one statistics-kernel thread."""
+    BLAS, and threadpoolctl for a BLAS already loaded), one statistics-kernel thread and one
+    weight-drawing thread."""
     for v in THREAD_VARS:
         os.environ[v] = "1"
     os.environ[WORKER_ENV] = "1"
@@ -36,4 +37,7 @@ def limit_now() -> None:
 
     if KERNEL is not None:
         KERNEL.set_threads(1)
+    from initlab.engine import draw  # the weight draws: one thread too (the values never depend on it)
+
+    draw.set_threads(1)
     _done = True
