@@ -182,6 +182,46 @@ def _reproduce(plans, examples, runs, results_dir, study, figures, quiet, consol
                       markup=False)
 
 
+def _in_processes(names: list[str], jobs: int, results_dir: Path, figures: bool, large: bool,
+                  workers: int | None, console) -> list[tuple[str, dict]]:
+    """Run ``initlab reproduce <name> -q`` for every study, ``jobs`` at a time, training studies
+    first (they are the long ones); print each one's summary line as it ends and return the failed
+    claims read from the ``claims.json`` each wrote. A study process that fails (not a claim: an
+    error) stops the whole with its message and exit code."""
+    import subprocess
+    import sys
+    from concurrent.futures import ThreadPoolExecutor, as_completed
+
+    from initlab import studies
+    from initlab.io import compare_save
+
+    def trains(name):
+        s = studies.STUDIES[name]
+        return getattr(s, "kind", None) == "train" or s.runner is not None or s.grid is not None
+
+    order = sorted(names, key=lambda n: not trains(n))  # stable: registry order within each kind
+    flags = ["-q", "--out", str(results_dir)] + ([] if figures else ["--no-figures"]) + (["--large"] if large else [])
+    flags += [] if workers is None else ["--workers", str(workers)]
+
+    def one(name):
+        return name, subprocess.run([sys.executable, "-m", "initlab", "reproduce", name, *flags],
+                                    capture_output=True, text=True)
+
+    with ThreadPoolExecutor(jobs) as pool:
+        for fut in as_completed([pool.submit(one, n) for n in order]):
+            name, proc = fut.result()
+            if proc.returncode != 0:
+                sys.stderr.write(proc.stderr)
+                raise typer.Exit(proc.returncode)
+            line = next((x for x in proc.stdout.splitlines() if x.startswith(f"{name}: ")), name)
+            console.print(line, markup=False)
+    failed = []
+    for name in names:
+        doc = compare_save.read_claims(results_dir / name / compare_save.CLAIMS)
+        failed += [(name, c) for c in doc["claims"] if not c["pass"]]
+    return failed
+
+
 @app.command(epilog="Examples: initlab reproduce --list;  initlab reproduce cs231n;  "
                     "initlab reproduce all --strict -q --out /tmp/results")
 def reproduce(
@@ -200,6 +240,9 @@ def reproduce(
                                                         "(minutes on 2 cores).")] = False,
     workers: Annotated[Optional[int], typer.Option(help="Grid studies: worker processes (default: the core "
                                                         "count; 1 trains in this process).")] = None,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="With 'all': run this many studies at once, "
+                                                                 "each in its own process (the numbers do not "
+                                                                 "change).")] = 1,
 ) -> None:
     """Re-run published initialization studies and check their claims.
 
@@ -253,8 +296,13 @@ def reproduce(
 
     t_all = time.perf_counter()
     failed: list[tuple[str, dict]] = []
+    if jobs > 1 and len(plans) > 1:  # each study in its own process; this one does the rest
+        failed += _in_processes([s.name for s, _ in plans], jobs, results_dir, figures, large, workers, console)
+        plans_here = []
+    else:
+        plans_here = plans
     with bars(console, quiet) as report:
-        _reproduce(plans, examples, runs, results_dir, study, figures, quiet, console, report, failed,
+        _reproduce(plans_here, examples, runs, results_dir, study, figures, quiet, console, report, failed,
                    grids=grids, workers=workers, large=large)
     others = [(ex.command(), example_entries(ex)[0], "std_by_layer.png") for ex in studies.EXAMPLES]
     others += [(f"initlab run {r.example}", load_config(r.config).name, "histograms.png") for r in studies.RUNS]
