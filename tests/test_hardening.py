@@ -406,7 +406,8 @@ def test_error_found_only_when_weights_are_drawn_leaves_nothing(tmp_path, monkey
     monkeypatch.chdir(tmp_path)
     rc, out, err = invoke(["run", "c.yaml"])
     assert rc == 2 and err.count("\n") == 1
-    assert err.startswith("initlab: error: network.initializer.nonzero: must be <= fan_in (10)")
+    assert err.startswith("initlab: error: network.initializer.nonzero (line ")  # placed at its YAML line
+    assert "must be <= fan_in (10)" in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c.yaml"]
 
 

@@ -57,8 +57,8 @@ def print_run_table(result, console) -> None:
     cols = TABLE_COLUMNS + (GRAD_TABLE_COLUMNS if backward else [])
     if result.rows and "predicted_act_std" in result.rows[0]:
         cols.insert(4, THEORY_COLUMN)
-    extra = [("lsuv_iterations", "lsuv iters", False), ("lsuv_gain", "lsuv gain", False),
-             ("transferred", "transferred", False), ("frozen", "frozen", False)]
+    extra = [("lsuv_iterations", "lsuv iters", False, 13), ("lsuv_gain", "lsuv gain", False, 14),
+             ("transferred", "transferred", False, 11), ("frozen", "frozen", False, 12)]
     cols += [c for c in extra if any(c[0] in r for r in result.rows)]
     first = result.first_nonfinite
     fwd, bwd = first.get("forward"), first.get("backward")

@@ -49,7 +49,7 @@ import numpy as np
 import yaml
 
 from initlab.config.training import to_dict
-from initlab.io import results
+from initlab.io import results, text
 from initlab.io.quiet import quiet_numerics
 from initlab.runs.experiment import BACKWARD_COLUMNS, FORWARD_COLUMNS
 from initlab.training.loop import HISTORY_COLUMNS, LAYER_EXTRA_COLUMNS
@@ -72,7 +72,7 @@ def final_document(result) -> dict:
 
 
 def _fmt(v) -> str:
-    return results._md_value(v)
+    return text.md_value(v)
 
 
 def summary_markdown(result) -> str:

@@ -22,7 +22,7 @@ import os
 from pathlib import Path
 
 from initlab.errors import InitlabError
-from initlab.io import results
+from initlab.io import results, text
 
 POINTS = "points"
 SWEEP_JSON = "sweep.json"
@@ -68,7 +68,7 @@ def read_point(out: Path, point) -> tuple[list[str], list[dict], float | None]:
         doc = json.loads((folder / "final.json").read_text())
         f = doc["final"]
         cols = ["step", *FINAL_COLUMNS]
-        return cols, [{c: results._csv_value(f.get(c)) for c in cols}], seconds
+        return cols, [{c: text.csv_value(f.get(c)) for c in cols}], seconds
     cols, rows = _csv_rows(folder / "stats.csv")
     return cols, rows, seconds
 
