@@ -146,14 +146,15 @@ def _panel(ax, frac, out, nonfinite, edges, layer, std, color, marked: bool) -> 
     if nonfinite:
         notes.append(f"all {nonfinite} non-finite, skipped" if not np.nansum(frac) and not o
                      else f"{nonfinite} non-finite skipped")
-    head = 1.0 + 0.16 * max(1, len(notes))
+    shown = std is not None and math.isfinite(std)
+    head = 1.0 + 0.15 * (len(notes) + shown)  # one line of headroom per text line: no text on a peak
     ax.set_ylim(0, (top if top > 0 else 1.0) * head)
-    if notes:
-        ax.text(0.98, 0.97, "\n".join(notes), transform=ax.transAxes, va="top", ha="right",
-                fontsize=6.5, color="C3")
-    if std is not None and math.isfinite(std):
+    if shown:
         ax.text(0.03, 0.97, f"std {std:.3g}", transform=ax.transAxes, va="top", ha="left",
                 fontsize=7)
+    if notes:  # under the std, never beside it (long numbers and notes overlapped in narrow panels)
+        ax.text(0.03, 0.97 - 0.1 * shown, "\n".join(notes), transform=ax.transAxes, va="top", ha="left",
+                fontsize=6.5, color="C3")
     name = "input" if layer == 0 else f"layer {layer}"
     ax.set_title(name + (": first inf/NaN" if marked else ""), fontsize=8,
                  color="C3" if marked else "black")
@@ -264,10 +265,20 @@ def stats_figure(doc: dict, path: Path) -> None:
         ax.set_xlabel("layer (0 = input)")
         ax.set_title(label)
         ax.grid(alpha=0.3)
-    fig.suptitle(f"{doc['config']['name']}: {doc['activation']}, {doc['initializer']}")
+    fig.suptitle(f"{doc['config']['name']}: {doc['activation']}, {init_label(doc)}")
     # fixed margins: tight_layout lays every text out twice (a third of this figure's cost)
     fig.subplots_adjust(left=0.07, right=0.98, bottom=0.15, top=0.84, wspace=0.28)
     save(fig, path)
+
+
+def init_label(doc: dict) -> str:
+    """The initializer with its parameters as the config gave them (``normal(std=1)``): the
+    parameter is often the lesson (tanh_large is std 1, tanh_small 0.01)."""
+    spec = doc["config"]["network"]["initializer"]
+    if not isinstance(spec, dict) or len(spec) <= 1:
+        return str(doc["initializer"])
+    params = ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in spec.items() if k != "name")
+    return f"{spec.get('name', doc['initializer'])}({params})"
 
 
 def draw_all(doc: dict, folder: Path) -> list[Path]:
@@ -280,13 +291,14 @@ def draw_all(doc: dict, folder: Path) -> list[Path]:
     rows = doc["rows"]
     if h["act"]:
         p = folder / "histograms.png"
-        histogram_figure(h["act"], f"{name}: activations ({doc['activation']}, {doc['initializer']})",
+        histogram_figure(h["act"], f"{name}: activations ({doc['activation']}, {init_label(doc)})",
                          p, xlabel="activation", first_nonfinite=first.get("forward"),
                          stds=[r.get("act_std") for r in rows], inp=h.get("input"))
         written.append(p)
     if h["grad"]:
         p = folder / "gradients.png"
-        histogram_figure(h["grad"], f"{name}: back-propagated gradients dL/dh", p, color="C1",
+        histogram_figure(h["grad"], f"{name}: back-propagated gradients dL/dh ({doc['activation']}, "
+                                    f"{init_label(doc)})", p, color="C1",
                          xlabel="dL/dh", stds=[r.get("grad_act_std") for r in rows])
         written.append(p)
     p = folder / "stats.png"
